@@ -32,6 +32,9 @@ pub enum ErrorCode {
     PolicyInvalid,
     PolicyNotFound,
     CreditDuplicate,
+    CreditNotEligible,
+    TransferNotEligible,
+    NetworkPending,
     AuthForbidden,
 }
 
@@ -64,6 +67,9 @@ impl ErrorCode {
         ErrorCode::PolicyInvalid,
         ErrorCode::PolicyNotFound,
         ErrorCode::CreditDuplicate,
+        ErrorCode::CreditNotEligible,
+        ErrorCode::TransferNotEligible,
+        ErrorCode::NetworkPending,
         ErrorCode::AuthForbidden,
     ];
 
@@ -96,6 +102,9 @@ impl ErrorCode {
             ErrorCode::PolicyInvalid => "policy.invalid",
             ErrorCode::PolicyNotFound => "policy.not_found",
             ErrorCode::CreditDuplicate => "credit.duplicate",
+            ErrorCode::CreditNotEligible => "credit.not_eligible",
+            ErrorCode::TransferNotEligible => "transfer.not_eligible",
+            ErrorCode::NetworkPending => "network.pending",
             ErrorCode::AuthForbidden => "auth.forbidden",
         }
     }

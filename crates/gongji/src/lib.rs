@@ -1,1 +1,7 @@
+//! The `gongji` command's library: CLI commands, CSV imports, the scenario runner and the wire
+//! formats they share. `main.rs` only parses arguments and calls in here.
 
+pub mod cli;
+pub mod import;
+pub mod scenario;
+pub mod wire;

@@ -1,1 +1,113 @@
+//! Storage for gongji behind one trait, [`Store`], with a SQLite implementation (the embedded
+//! default). A backend only stores and loads: it applies no business rule, except the last line
+//! of defence of the ledger (entries balance, balances that must not go negative do not).
+//!
+//! Every business operation runs inside one transaction ([`Store::write`]); it commits when the
+//! closure returns `Ok` and rolls back otherwise, so nothing is ever half-written.
 
+mod records;
+pub mod sqlite;
+
+pub use records::*;
+
+use chrono::NaiveDate;
+use gongji_core::interest::BalanceProduct;
+use gongji_core::ledger::{JournalEntry, Provenance};
+use gongji_core::network::{MemberState, Network};
+use gongji_core::settlement::YearTotals;
+use gongji_core::{AccountRef, AreaCode, Money, Person, PersonStatus, VisitType};
+
+/// Errors a backend reports. Small enough to match on.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// An entry with this idempotency key was already posted.
+    #[error("duplicate idempotency key {0}")]
+    DuplicateKey(String),
+    /// A row that must be unique already exists (person, bill, …).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The posting would make an account that must stay non-negative go below zero.
+    #[error("balance of {0} would go negative")]
+    NegativeBalance(String),
+    /// The backend gave up waiting for a lock; the operation may be retried.
+    #[error("store busy")]
+    Busy,
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    /// Stored data that cannot be read back into domain types.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A store: opens transactions. Implementations are cheap to share between threads.
+pub trait Store: Send + Sync {
+    /// Runs `work` in a write transaction: commit on `Ok`, roll back on `Err`. Writers are
+    /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: row locks), so balances read inside
+    /// `work` stay true until it commits (ST9).
+    fn write<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>;
+
+    /// Runs `work` in a transaction that is always rolled back: reads, and dry runs such as
+    /// pre-settlement (ST5), which may write and must leave nothing behind.
+    fn read<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>;
+
+    /// A short name for messages (`sqlite:/path`, `sqlite::memory:`).
+    fn describe(&self) -> String;
+}
+
+/// What a transaction can do. Object-safe so that the engine's operations take `&mut dyn Tx`.
+pub trait Tx {
+    // Persons (P1, P6)
+    fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()>;
+    fn person(&mut self, psn_no: &str) -> StoreResult<Option<Person>>;
+    fn person_by_id_number(&mut self, id_number: &str) -> StoreResult<Option<Person>>;
+    fn set_person_status(&mut self, psn_no: &str, status: PersonStatus, reason: &str, provenance: &Provenance) -> StoreResult<()>;
+    fn status_changes(&mut self, psn_no: &str) -> StoreResult<Vec<StatusChange>>;
+    fn persons_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<Person>>;
+
+    // Ledger (P4)
+    fn balance(&mut self, account: &AccountRef) -> StoreResult<Money>;
+    /// Posts a balanced entry: refuses a used idempotency key and any balance that must not go
+    /// negative; keeps each account's daily-balance product current (B1). Returns the entry id.
+    fn post(&mut self, entry: &JournalEntry) -> StoreResult<i64>;
+    fn entry_by_key(&mut self, key: &str) -> StoreResult<Option<i64>>;
+    fn entry(&mut self, entry_id: i64) -> StoreResult<Option<StoredEntry>>;
+    fn statement(&mut self, account: &AccountRef, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<StatementLine>>;
+    fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>>;
+    fn audit(&mut self) -> StoreResult<AuditReport>;
+
+    // Networks (§5)
+    fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64>;
+    /// The network the person is in now (pending or active), if any (N5).
+    fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>>;
+    fn network(&mut self, network_id: i64) -> StoreResult<Option<Network>>;
+    /// Appends the member at the end of the payment order.
+    fn insert_member(&mut self, network_id: i64, psn_no: &str, relation: Option<&str>, state: MemberState, provenance: &Provenance) -> StoreResult<()>;
+    fn set_member_state(&mut self, network_id: i64, psn_no: &str, state: MemberState) -> StoreResult<()>;
+    /// Ends a membership; the row stays, marked left (nothing is deleted).
+    fn end_membership(&mut self, network_id: i64, psn_no: &str, provenance: &Provenance) -> StoreResult<()>;
+    fn set_order(&mut self, network_id: i64, order: &[String]) -> StoreResult<()>;
+    fn dissolve_network(&mut self, network_id: i64, provenance: &Provenance) -> StoreResult<()>;
+    fn insert_network_event(&mut self, event: &NewNetworkEvent) -> StoreResult<()>;
+    fn network_events(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<NetworkEvent>>;
+    /// MUT movements of persons of an area in a date range (Q3).
+    fn mut_movements(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MutMovement>>;
+
+    // Presets (T2)
+    fn set_preset(&mut self, psn_no: &str, amount: Option<Money>, provenance: &Provenance) -> StoreResult<()>;
+    fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>>;
+
+    // Settlements (§9)
+    fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>>;
+    fn insert_settlement(&mut self, settlement: &StoredSettlement) -> StoreResult<i64>;
+    fn mark_cancelled(&mut self, settlement_id: i64, cancel_entry_id: i64, cancel_date: NaiveDate) -> StoreResult<()>;
+    fn year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType) -> StoreResult<YearTotals>;
+    fn put_year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType, totals: YearTotals) -> StoreResult<()>;
+
+    // Refund holding (ST8, B3)
+    fn insert_refund_holding(&mut self, holding: &NewRefundHolding) -> StoreResult<i64>;
+    /// Holdings not yet synced and created before `day`.
+    fn refund_holdings_due(&mut self, day: NaiveDate) -> StoreResult<Vec<RefundHolding>>;
+    fn mark_holding_synced(&mut self, holding_id: i64, entry_id: i64) -> StoreResult<()>;
+}

@@ -1,0 +1,324 @@
+//! Settlement (§9): pre-settlement, settlement, cancel, and the "why not" question (Q4).
+//!
+//! The flow of one settlement: load the patient and the policy in force on the bill date →
+//! split the bill (ST1, core) → list the funding sources in waterfall order with their balances
+//! (own CUR, HIS, MUT, then the network's other MUT accounts in payment order) → plan the
+//! payment (ST2–ST4, ST7, core) → post one balanced entry and store the settlement with its
+//! explanation, all in one transaction (ST6, ST9).
+
+use chrono::Datelike;
+use gongji_core::ledger::{EntryKind, JournalEntry, Posting};
+use gongji_core::network::MemberState;
+use gongji_core::settlement::{self, Bill, BillContent, BillSplit, FundingSource, PaymentPlan, SourceRole};
+use gongji_core::{AccountRef, ErrorCode, Money, Person, PersonAccount, Policy, SystemAccount, VisitType};
+use gongji_store::{NewRefundHolding, Store, StoredSettlement, StoredStep, Tx};
+
+use crate::{load_person, Context, Engine, Error, Result};
+
+/// One line of an explanation (ST7), as stored with the settlement.
+pub type Step = StoredStep;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub account: AccountRef,
+    /// `own_cur`, `own_his`, `own_mut`, `family_mut:<position>`, `association`.
+    pub role: String,
+    pub amount: Money,
+}
+
+/// What a settlement (or pre-settlement) did or would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementOutcome {
+    pub institution: String,
+    pub bill_id: String,
+    pub patient: String,
+    pub visit: VisitType,
+    pub policy_id: String,
+    pub split: BillSplit,
+    pub payments: Vec<Payment>,
+    pub cash: Money,
+    pub steps: Vec<Step>,
+    /// True when this answers a repeat of an already settled bill (ST6).
+    pub replayed: bool,
+    pub cancelled: bool,
+}
+
+impl SettlementOutcome {
+    pub fn total(&self) -> Money {
+        self.split.total()
+    }
+
+    pub fn paid_by(&self, account: &AccountRef) -> Money {
+        self.payments.iter().filter(|p| &p.account == account).map(|p| p.amount).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelOutcome {
+    pub institution: String,
+    pub bill_id: String,
+    /// Money returned straight to the accounts that paid.
+    pub returned: Vec<(AccountRef, Money)>,
+    /// Money held for a former network member, moved to their HIS by the nightly job (ST8, B3).
+    pub held: Vec<(String, Money)>,
+    pub fund: Money,
+    pub cash: Money,
+    pub replayed: bool,
+}
+
+/// Q4: which family money a patient could use now for a hypothetical burden, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    pub patient: String,
+    pub visit: VisitType,
+    pub policy_id: String,
+    pub payments: Vec<Payment>,
+    pub cash: Money,
+    pub steps: Vec<Step>,
+}
+
+impl<S: Store> Engine<S> {
+    /// ST5: exactly what [`Engine::settle`] would do, run in a transaction that is rolled back.
+    pub fn presettle(&self, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
+        self.store.read(|tx| self.settle_in(tx, ctx, bill))
+    }
+
+    /// ST1–ST4, ST6, ST7, ST9: settles a bill once; a repeat with the same content returns the
+    /// first result, with other content it is refused.
+    pub fn settle(&self, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
+        self.store.write(|tx| self.settle_in(tx, ctx, bill))
+    }
+
+    /// ST8: reverses a settlement along its original path; money of a used MUT whose owner has
+    /// left the network since goes to the refund holding for the nightly job (B3).
+    pub fn cancel(&self, ctx: &Context, institution: &str, bill_id: &str) -> Result<CancelOutcome> {
+        self.store.write(|tx| cancel_in(tx, ctx, institution, bill_id))
+    }
+
+    /// Q4: for `patient` and a hypothetical personal burden of `amount` on a `visit` today,
+    /// which accounts would pay and, for each that would not, why. Commits nothing.
+    pub fn explain(&self, ctx: &Context, patient: &str, visit: VisitType, amount: Money) -> Result<Explanation> {
+        if !amount.is_positive() {
+            return Err(Error::domain(ErrorCode::MoneyInvalidAmount, "Q4", "the amount must be greater than zero"));
+        }
+        self.store.read(|tx| {
+            let person = load_person(tx, patient)?;
+            let policy = self.policy(&person.area, ctx.business_date)?;
+            let (sources, _) = funding_sources(tx, policy, &person)?;
+            let split = BillSplit { self_borne: amount, ..BillSplit::default() };
+            let plan = settlement::plan_payment(split, visit, &sources);
+            Ok(Explanation { patient: patient.to_string(), visit, policy_id: policy.id.clone(), payments: payments(&plan), cash: plan.cash, steps: steps(&plan), })
+        })
+    }
+
+    fn settle_in(&self, tx: &mut dyn Tx, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
+        bill.validate()?;
+        let fingerprint = bill.fingerprint();
+        if let Some(existing) = tx.settlement(&bill.institution, &bill.bill_id)? {
+            if existing.fingerprint != fingerprint {
+                return Err(Error::domain(ErrorCode::SettlementConflict, "ST6", format!("bill {} of {} was settled with other content", bill.bill_id, bill.institution)));
+            }
+            return Ok(outcome_of_stored(&existing));
+        }
+        let patient = load_person(tx, &bill.patient)?;
+        let policy = self.policy(&patient.area, bill.date)?;
+        let year = bill.date.year();
+        let totals = tx.year_totals(&patient.psn_no, year, bill.visit)?;
+        let benefit = match (&bill.content, policy.benefit(bill.visit)) {
+            (BillContent::Items(_), None) => {
+                return Err(Error::domain(ErrorCode::SettlementInvalidBill, "ST1", format!("policy {} has no benefit rules for {} visits", policy.id, bill.visit)));
+            }
+            (_, benefit) => benefit.cloned().unwrap_or(gongji_core::policy::Benefit { deductible: Money::ZERO, fund_ratio: gongji_core::Ratio::ZERO, annual_cap: Money::ZERO }),
+        };
+        let outcome = settlement::compute_benefit(&bill.content, &benefit, policy.class_b_self_pay_ratio, totals);
+        let (sources, network_id) = funding_sources(tx, policy, &patient)?;
+        let plan = settlement::plan_payment(outcome.split, bill.visit, &sources);
+
+        let mut provenance = ctx.provenance();
+        provenance.business_date = bill.date;
+        let mut postings: Vec<Posting> = plan.lines.iter().map(|line| Posting { account: line.account.clone(), amount: line.amount.neg() }).collect();
+        postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PooledFund), amount: outcome.split.fund_pay.neg() });
+        postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PatientCash), amount: plan.cash.neg() });
+        postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::InstitutionClearing), amount: outcome.split.total() });
+        let entry = JournalEntry::new(EntryKind::Settlement, postings, provenance, Some(format!("settle:{}:{}", bill.institution, bill.bill_id)), format!("bill {} of {}", bill.bill_id, bill.institution))?;
+        let entry_id = tx.post(&entry)?;
+        tx.put_year_totals(&patient.psn_no, year, bill.visit, outcome.totals_after)?;
+        let stored = StoredSettlement {
+            id: 0,
+            institution: bill.institution.clone(),
+            bill_id: bill.bill_id.clone(),
+            patient: patient.psn_no.clone(),
+            visit: bill.visit,
+            bill_date: bill.date,
+            fingerprint,
+            policy_id: policy.id.clone(),
+            policy_effective_from: policy.effective_from,
+            network_id,
+            split: outcome.split,
+            deductible_applied: outcome.deductible_applied,
+            cash: plan.cash,
+            entry_id,
+            lines: plan.lines.iter().map(|l| (l.account.clone(), role_name(l.role), l.amount)).collect(),
+            steps: steps(&plan),
+            cancelled: None,
+        };
+        tx.insert_settlement(&stored)?;
+        let mut result = outcome_of_stored(&stored);
+        result.replayed = false;
+        Ok(result)
+    }
+}
+
+/// The waterfall's sources in order (ST2): own CUR, HIS, MUT; then, where the policy has the
+/// network model, every other member's MUT in payment order. Also the network used, if any.
+fn funding_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person) -> Result<(Vec<FundingSource>, Option<i64>)> {
+    let mut sources = Vec::new();
+    for (kind, role, scope) in [
+        (PersonAccount::Cur, SourceRole::OwnCur, &policy.scope_cur),
+        (PersonAccount::His, SourceRole::OwnHis, &policy.scope_his),
+        (PersonAccount::Mut, SourceRole::OwnMut, &policy.scope_mut),
+    ] {
+        let account = AccountRef::person(&patient.psn_no, kind);
+        sources.push(FundingSource {
+            balance: tx.balance(&account)?,
+            account,
+            role,
+            owner_status: patient.status,
+            owner_pending: false,
+            reserved: Money::ZERO,
+            scope: scope.clone(),
+        });
+    }
+    if !policy.models.network {
+        return Ok((sources, None));
+    }
+    let Some(network) = tx.network_of(&patient.psn_no)? else { return Ok((sources, None)) };
+    let patient_pending = network.member(&patient.psn_no).map(|m| m.state) == Some(MemberState::Pending);
+    for (index, member) in network.members.iter().enumerate() {
+        if member.psn_no == patient.psn_no {
+            continue;
+        }
+        let owner = load_person(tx, &member.psn_no)?;
+        let account = AccountRef::person(&member.psn_no, PersonAccount::Mut);
+        sources.push(FundingSource {
+            balance: tx.balance(&account)?,
+            account,
+            role: SourceRole::FamilyMut { position: index as u32 + 1 },
+            owner_status: owner.status,
+            owner_pending: patient_pending || member.state == MemberState::Pending,
+            reserved: Money::ZERO,
+            scope: policy.scope_mut.clone(),
+        });
+    }
+    Ok((sources, Some(network.id)))
+}
+
+fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str) -> Result<CancelOutcome> {
+    let stored = tx
+        .settlement(institution, bill_id)?
+        .ok_or_else(|| Error::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settled bill {bill_id} of {institution}")))?;
+    let patient = load_person(tx, &stored.patient)?;
+    let mut outcome = CancelOutcome {
+        institution: institution.to_string(),
+        bill_id: bill_id.to_string(),
+        returned: Vec::new(),
+        held: Vec::new(),
+        fund: stored.split.fund_pay,
+        cash: stored.cash,
+        replayed: false,
+    };
+    if let Some((cancel_entry_id, _)) = stored.cancelled {
+        // A repeated cancel (a retry from the institution) answers with what the first did.
+        let entry = tx.entry(cancel_entry_id)?.ok_or_else(|| gongji_store::StoreError::Corrupt(format!("cancel entry {cancel_entry_id} missing")))?;
+        for (account, amount) in entry.postings {
+            match account {
+                AccountRef::Person { .. } => outcome.returned.push((account, amount)),
+                AccountRef::System { kind: SystemAccount::RefundHolding, .. } => outcome.held.push((String::new(), amount)),
+                AccountRef::System { .. } => {}
+            }
+        }
+        outcome.replayed = true;
+        return Ok(outcome);
+    }
+    let holding_account = AccountRef::system(&patient.area, SystemAccount::RefundHolding);
+    let mut postings = Vec::new();
+    for (account, role, amount) in &stored.lines {
+        let owner = account.owner().unwrap_or_default().to_string();
+        let owner_left = role.starts_with("family_mut") && tx.network_of(&owner)?.map(|n| n.id) != stored.network_id;
+        if owner_left {
+            postings.push(Posting { account: holding_account.clone(), amount: *amount });
+            outcome.held.push((owner, *amount));
+        } else {
+            postings.push(Posting { account: account.clone(), amount: *amount });
+            outcome.returned.push((account.clone(), *amount));
+        }
+    }
+    postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PooledFund), amount: stored.split.fund_pay });
+    postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PatientCash), amount: stored.cash });
+    postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::InstitutionClearing), amount: stored.split.total().neg() });
+    let entry = JournalEntry::new(EntryKind::SettlementCancel, postings, ctx.provenance(), Some(format!("cancel:{institution}:{bill_id}")), format!("cancel bill {bill_id} of {institution}"))?;
+    let entry_id = tx.post(&entry)?;
+    for (owner, amount) in &outcome.held {
+        tx.insert_refund_holding(&NewRefundHolding {
+            owner: owner.clone(),
+            area: patient.area.clone(),
+            amount: *amount,
+            settlement_id: stored.id,
+            cancel_entry_id: entry_id,
+            created_date: ctx.business_date,
+        })?;
+    }
+    let year = stored.bill_date.year();
+    let totals = tx.year_totals(&stored.patient, year, stored.visit)?;
+    let reversed = gongji_core::settlement::YearTotals {
+        deductible_used: totals.deductible_used.minus(stored.deductible_applied).max(Money::ZERO),
+        fund_paid: totals.fund_paid.minus(stored.split.fund_pay).max(Money::ZERO),
+    };
+    tx.put_year_totals(&stored.patient, year, stored.visit, reversed)?;
+    tx.mark_cancelled(stored.id, entry_id, ctx.business_date)?;
+    Ok(outcome)
+}
+
+fn role_name(role: SourceRole) -> String {
+    match role {
+        SourceRole::OwnCur => "own_cur".into(),
+        SourceRole::OwnHis => "own_his".into(),
+        SourceRole::OwnMut => "own_mut".into(),
+        SourceRole::FamilyMut { position } => format!("family_mut:{position}"),
+        SourceRole::Association => "association".into(),
+    }
+}
+
+fn payments(plan: &PaymentPlan) -> Vec<Payment> {
+    plan.lines.iter().map(|l| Payment { account: l.account.clone(), role: role_name(l.role), amount: l.amount }).collect()
+}
+
+fn steps(plan: &PaymentPlan) -> Vec<Step> {
+    plan.steps
+        .iter()
+        .map(|s| Step {
+            account: s.account.as_ref().map(AccountRef::key),
+            role: s.role.map(role_name),
+            amount: s.amount,
+            code: s.code.to_string(),
+            rule: s.rule.to_string(),
+            message: s.message.clone(),
+        })
+        .collect()
+}
+
+fn outcome_of_stored(stored: &StoredSettlement) -> SettlementOutcome {
+    SettlementOutcome {
+        institution: stored.institution.clone(),
+        bill_id: stored.bill_id.clone(),
+        patient: stored.patient.clone(),
+        visit: stored.visit,
+        policy_id: stored.policy_id.clone(),
+        split: stored.split,
+        payments: stored.lines.iter().map(|(account, role, amount)| Payment { account: account.clone(), role: role.clone(), amount: *amount }).collect(),
+        cash: stored.cash,
+        steps: stored.steps.clone(),
+        replayed: true,
+        cancelled: stored.cancelled.is_some(),
+    }
+}

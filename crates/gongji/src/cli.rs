@@ -1,0 +1,716 @@
+//! The `gongji` command line (§12). The CLI is an agency tool: it acts as an operator at the
+//! counter of the person's own planning area (or of `--operator-area`), recorded with `--operator`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use chrono::{Local, NaiveDate};
+use clap::{Args, Parser, Subcommand};
+use gongji_core::settlement::{Bill, BillContent, BillItem, BillSplit, ItemClass};
+use gongji_core::{AccountRef, Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonStatus, VisitType};
+use gongji_engine::policy_file::{load_policy, parse_policy, preset_book, preset_ids};
+use gongji_engine::{Context, Engine, Error};
+use gongji_store::sqlite::SqliteStore;
+use gongji_store::Store;
+use serde_json::json;
+
+use crate::{import, scenario, wire};
+
+#[derive(Parser)]
+#[command(name = "gongji", version, about = "共济: family sharing of medical-insurance personal accounts, and settlement against them")]
+pub struct Cli {
+    /// The SQLite database file (created if missing).
+    #[arg(long, global = true, env = "GONGJI_DATABASE", default_value = "gongji.db")]
+    pub database: PathBuf,
+    /// Operator id recorded on every change made through the CLI (P6).
+    #[arg(long, global = true, env = "GONGJI_OPERATOR", default_value = "cli")]
+    pub operator: String,
+    /// The operator's planning area; by default the area of the person acted for.
+    #[arg(long, global = true, env = "GONGJI_OPERATOR_AREA")]
+    pub operator_area: Option<String>,
+    /// Business date (YYYY-MM-DD); today by default.
+    #[arg(long, global = true)]
+    pub date: Option<NaiveDate>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create the database file and apply migrations.
+    Migrate,
+    /// Register, show and change persons.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Import persons or credits from CSV (all-or-nothing).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Prove that every balance equals the sum of its postings and the ledger sums to zero.
+    Audit,
+    /// Check and list policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Family network business (§5).
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Move own money HIS→MUT or MUT→HIS (T1).
+    Move {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: String,
+    },
+    /// Set or clear the yearly preset HIS→MUT amount (T2).
+    Preset {
+        #[arg(long)]
+        person: String,
+        /// The amount; omit to clear the preset.
+        #[arg(long)]
+        amount: Option<String>,
+    },
+    /// Settle a bill (§9).
+    Settle(BillArgs),
+    /// Pre-settle a bill: what settling would do, committing nothing (ST5).
+    Presettle(BillArgs),
+    /// Cancel (refund) a settled bill along its original path (ST8).
+    Cancel {
+        #[arg(long, default_value = scenario::DEFAULT_INSTITUTION)]
+        institution: String,
+        #[arg(long)]
+        bill: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which family money a patient can use now, and why not (Q4).
+    Explain {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        visit: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Batch queries (Q2, Q3).
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Batch jobs (§10).
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Run scenario files (§13).
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+}
+
+#[derive(Subcommand)]
+pub enum PersonCommand {
+    /// Register one person (P1).
+    Register {
+        #[arg(long)]
+        psn_no: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        id_number: String,
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        insurance: String,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Balances, network, role, order and pending state (Q1).
+    Show {
+        psn_no: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a person's status (P1); network effects follow (see ARCHITECTURE.md).
+    Status {
+        psn_no: String,
+        status: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// `psn_no,name,id_number,area,insurance,phone,status`
+    Persons { file: PathBuf },
+    /// `psn_no,account,amount,reference` (account: cur for contributions, his for opening balances)
+    Credits { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file (or a preset id) and print what it sets.
+    Check { file: String },
+    /// List the shipped presets.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum NetworkCommand {
+    Create {
+        #[arg(long)]
+        promoter: String,
+    },
+    Add {
+        #[arg(long)]
+        promoter: String,
+        #[arg(long)]
+        member: String,
+        #[arg(long)]
+        relation: String,
+    },
+    Confirm {
+        #[arg(long)]
+        member: String,
+    },
+    Remove {
+        #[arg(long)]
+        promoter: String,
+        #[arg(long)]
+        member: String,
+    },
+    Leave {
+        #[arg(long)]
+        member: String,
+    },
+    Reorder {
+        #[arg(long)]
+        promoter: String,
+        /// psn_no of every member, comma-separated, in the new payment order.
+        #[arg(long, value_delimiter = ',')]
+        order: Vec<String>,
+    },
+    Dissolve {
+        #[arg(long)]
+        promoter: String,
+    },
+}
+
+#[derive(Args)]
+pub struct BillArgs {
+    #[arg(long, default_value = scenario::DEFAULT_INSTITUTION)]
+    institution: String,
+    #[arg(long)]
+    bill: String,
+    #[arg(long)]
+    patient: String,
+    #[arg(long)]
+    visit: String,
+    /// Upstream split, e.g. `fund_pay=800,self_borne=200`.
+    #[arg(long, conflicts_with = "item")]
+    split: Option<String>,
+    /// An item `CODE,NAME,AMOUNT,CLASS` (class A, B or C); repeat for each item.
+    #[arg(long)]
+    item: Vec<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum QueryCommand {
+    /// Network creations, membership and order changes of an area (Q3).
+    NetworkEvents {
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        to: NaiveDate,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Mutual-aid (MUT) account movements of an area (Q3).
+    MutMovements {
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        to: NaiveDate,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Postings of one account in a date range (Q2).
+    Statement {
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        from: NaiveDate,
+        #[arg(long)]
+        to: NaiveDate,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Run a job for a date.
+    Run {
+        /// `refund-sync`
+        name: String,
+        #[arg(long)]
+        date: NaiveDate,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ScenarioCommand {
+    /// Run a scenario file, or every `*.toml` in a folder.
+    Run {
+        path: PathBuf,
+        /// Print the JSON document of SPEC §13 (single file only).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Scenario(ScenarioCommand::Run { path, json }) => return run_scenarios(path, *json),
+        Command::Policy(command) => return policy(command),
+        _ => {}
+    }
+    let store = SqliteStore::open(&cli.database).with_context(|| format!("opening {}", cli.database.display()))?;
+    let engine = Engine::new(store, preset_book());
+    let today = cli.date.unwrap_or_else(|| Local::now().date_naive());
+    let session = Session { cli: &cli, engine: &engine, today };
+    match session.execute() {
+        Ok(code) => Ok(code),
+        Err(err) => match err.downcast_ref::<Error>() {
+            Some(refusal @ Error::Domain(_)) => {
+                eprintln!("refused: {}", wire::error_json(refusal));
+                Ok(ExitCode::from(2))
+            }
+            _ => Err(err),
+        },
+    }
+}
+
+struct Session<'a> {
+    cli: &'a Cli,
+    engine: &'a Engine<SqliteStore>,
+    today: NaiveDate,
+}
+
+impl Session<'_> {
+    /// The operator at the counter serving `psn_no` (N11: the person's own area by default).
+    fn counter_for(&self, psn_no: &str) -> Result<Context> {
+        let area = match &self.cli.operator_area {
+            Some(area) => AreaCode::parse(area).map_err(Error::from)?,
+            None => self.engine.person(psn_no)?.area,
+        };
+        Ok(Context::new(Actor::Operator { id: self.cli.operator.clone(), area }, Channel::Counter, self.today))
+    }
+
+    fn agency(&self) -> Context {
+        Context::new(Actor::Admin(self.cli.operator.clone()), Channel::Counter, self.today)
+    }
+
+    fn execute(&self) -> Result<ExitCode> {
+        let engine = self.engine;
+        match &self.cli.command {
+            Command::Migrate => println!("database {} is up to date", self.cli.database.display()),
+            Command::Person(PersonCommand::Register { psn_no, name, id_number, area, insurance, phone }) => {
+                let person = Person {
+                    psn_no: psn_no.clone(),
+                    name: name.clone(),
+                    id_number: IdNumber::parse(id_number).map_err(Error::from)?,
+                    area: AreaCode::parse(area).map_err(Error::from)?,
+                    insurance: InsuranceType::parse(insurance).ok_or_else(|| anyhow::anyhow!("insurance must be employee, resident or special"))?,
+                    phone: phone.clone(),
+                    status: PersonStatus::Normal,
+                };
+                engine.register_person(&self.agency(), &person)?;
+                println!("registered {psn_no}");
+            }
+            Command::Person(PersonCommand::Show { psn_no, json }) => self.show_person(psn_no, *json)?,
+            Command::Person(PersonCommand::Status { psn_no, status, reason }) => {
+                let status = PersonStatus::parse(status).ok_or_else(|| anyhow::anyhow!("unknown status {status:?}"))?;
+                engine.set_status(&self.counter_for(psn_no)?, psn_no, status, reason)?;
+                println!("{psn_no} is now {status}");
+            }
+            Command::Import(command) => return self.import(command),
+            Command::Audit => return self.audit(),
+            Command::Network(command) => self.network(command)?,
+            Command::Move { person, from, to, amount } => {
+                let (from, to) = (wire::person_account(from)?, wire::person_account(to)?);
+                let amount = Money::parse_positive(amount).map_err(Error::from)?;
+                engine.move_mutual_aid(&self.counter_for(person)?, person, from, to, amount)?;
+                println!("moved {amount} from {from} to {to} of {person}");
+            }
+            Command::Preset { person, amount } => {
+                let amount = amount.as_deref().map(Money::parse_positive).transpose().map_err(Error::from)?;
+                engine.set_preset(&self.counter_for(person)?, person, amount)?;
+                match amount {
+                    Some(amount) => println!("preset of {person} set to {amount}"),
+                    None => println!("preset of {person} cleared"),
+                }
+            }
+            Command::Settle(args) | Command::Presettle(args) => {
+                let bill = bill_of(args, self.today)?;
+                let ctx = Context::new(Actor::Institution(args.institution.clone()), Channel::Api, self.today);
+                let outcome = if matches!(self.cli.command, Command::Settle(_)) { engine.settle(&ctx, &bill)? } else { engine.presettle(&ctx, &bill)? };
+                let document = wire::settlement_json(&outcome, &account_name);
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&document)?);
+                } else {
+                    println!("bill {} of {}: total {}, fund {}, cash {}{}", outcome.bill_id, outcome.institution, outcome.total(), outcome.split.fund_pay, outcome.cash, if outcome.replayed { " (already settled)" } else { "" });
+                    for step in &outcome.steps {
+                        println!("  [{}] {}", step.code, step.message);
+                    }
+                }
+            }
+            Command::Cancel { institution, bill, json } => {
+                let ctx = Context::new(Actor::Institution(institution.clone()), Channel::Api, self.today);
+                let outcome = engine.cancel(&ctx, institution, bill)?;
+                let document = wire::cancel_json(&outcome, &account_name);
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&document)?);
+                } else {
+                    println!("cancelled bill {bill} of {institution}: {document}");
+                }
+            }
+            Command::Explain { patient, visit, amount, json } => {
+                let visit = VisitType::parse(visit).ok_or_else(|| anyhow::anyhow!("unknown visit type {visit:?}"))?;
+                let amount = Money::parse_positive(amount).map_err(Error::from)?;
+                let explanation = engine.explain(&self.counter_for(patient)?, patient, visit, amount)?;
+                if *json {
+                    let mut payments = serde_json::Map::new();
+                    for p in &explanation.payments {
+                        payments.insert(account_name(&p.account), json!(p.amount.to_string()));
+                    }
+                    let document = json!({"patient": patient, "visit": visit.as_str(), "amount": amount.to_string(), "policy": explanation.policy_id, "payments": payments, "cash": explanation.cash.to_string(), "steps": wire::steps_json(&explanation.steps, &account_name)});
+                    println!("{}", serde_json::to_string_pretty(&document)?);
+                } else {
+                    println!("{patient}, {visit} burden {amount} under policy {}:", explanation.policy_id);
+                    for step in explanation.steps.iter().skip(1) {
+                        println!("  [{}] {}", step.code, step.message);
+                    }
+                }
+            }
+            Command::Query(command) => self.query(command)?,
+            Command::Job(JobCommand::Run { name, date }) => {
+                let summary = match name.as_str() {
+                    "refund-sync" | "refund_sync" => {
+                        let bar = indicatif::ProgressBar::new(0);
+                        let summary = engine.run_refund_sync(*date, &|done, total| {
+                            bar.set_length(total);
+                            bar.set_position(done);
+                        })?;
+                        bar.finish_and_clear();
+                        summary
+                    }
+                    other => bail!("unknown job {other:?}; this version runs: refund-sync"),
+                };
+                println!(
+                    "job {} for {}: {} account(s), {} moved, {} skipped, {} ms",
+                    summary.job,
+                    date,
+                    summary.accounts,
+                    summary.amount,
+                    summary.skipped.len(),
+                    summary.elapsed.as_millis()
+                );
+                for (who, why) in &summary.skipped {
+                    println!("  skipped {who}: {why}");
+                }
+            }
+            Command::Scenario(_) | Command::Policy(_) => unreachable!("handled before opening the store"),
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn show_person(&self, psn_no: &str, as_json: bool) -> Result<()> {
+        let view = self.engine.person_overview(psn_no)?;
+        let network = view.network.as_ref().map(|n| {
+            json!({
+                "network_id": n.network_id,
+                "role": if n.is_promoter { "promoter" } else { "member" },
+                "promoter": n.promoter,
+                "position": n.position,
+                "state": n.state.as_str(),
+                "relation": n.relation,
+                "members": n.members.iter().map(|(psn, relation, state)| json!({"psn_no": psn, "relation": relation, "state": state.as_str()})).collect::<Vec<_>>(),
+            })
+        });
+        if as_json {
+            let p = &view.person;
+            let document = json!({
+                "psn_no": p.psn_no, "name": p.name, "id_number": p.id_number.as_str(), "area": p.area.as_str(),
+                "insurance": p.insurance.as_str(), "status": p.status.as_str(),
+                "balances": {"cur": view.cur.to_string(), "his": view.his.to_string(), "mut": view.mutual.to_string()},
+                "preset": view.preset.map(|m| m.to_string()), "network": network,
+            });
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            return Ok(());
+        }
+        let p = &view.person;
+        println!("{} {} ({}), {} {}, area {}, status {}", p.psn_no, p.name, p.id_number.masked(), p.insurance, sex_zh(&p.id_number), p.area, p.status);
+        println!("  CUR 当年账户 {:>14}", view.cur);
+        println!("  HIS 历年账户 {:>14}", view.his);
+        println!("  MUT 共济账户 {:>14}", view.mutual);
+        if let Some(preset) = view.preset {
+            println!("  preset 预设划入 {preset}");
+        }
+        match &view.network {
+            Some(n) => {
+                let role = if n.is_promoter { "promoter 发起人".to_string() } else { format!("member 成员 ({})", n.relation.as_deref().unwrap_or("")) };
+                println!("  network {}: {role}, payment order {}, {}", n.network_id, n.position, n.state);
+                for (index, (psn, relation, state)) in n.members.iter().enumerate() {
+                    println!("    {}. {psn} {} {}", index + 1, relation.as_deref().unwrap_or("promoter"), state);
+                }
+            }
+            None => println!("  network: none"),
+        }
+        for change in &view.status_changes {
+            println!("  status {} → {} on {} by {} ({}): {}", change.from, change.to, change.business_date, change.actor, change.channel, change.reason);
+        }
+        Ok(())
+    }
+
+    fn import(&self, command: &ImportCommand) -> Result<ExitCode> {
+        let ctx = self.agency();
+        let (what, outcome) = match command {
+            ImportCommand::Persons { file } => ("persons", import::import_persons(self.engine, &ctx, file)),
+            ImportCommand::Credits { file } => ("credits", import::import_credits(self.engine, &ctx, file)),
+        };
+        match outcome {
+            Ok(summary) => {
+                println!("imported {what}: {} row(s), {} written, {} already imported before, total {}", summary.rows, summary.written, summary.already_done, summary.total);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(failure) => {
+                eprint!("{failure}");
+                Ok(ExitCode::from(2))
+            }
+        }
+    }
+
+    fn audit(&self) -> Result<ExitCode> {
+        let report = self.engine.audit()?;
+        println!("audit of {}: {} accounts, {} entries, {} postings, ledger total {}", self.engine.store().describe(), report.accounts, report.entries, report.postings, report.ledger_total);
+        for m in &report.mismatched {
+            println!("  MISMATCH {}: stored {}, sum of postings {}", m.account, m.stored, m.sum_of_postings);
+        }
+        for entry in &report.unbalanced_entries {
+            println!("  UNBALANCED entry {entry}");
+        }
+        for (account, balance) in &report.negative {
+            println!("  NEGATIVE {account}: {balance}");
+        }
+        if report.is_clean() {
+            println!("clean");
+            Ok(ExitCode::SUCCESS)
+        } else {
+            println!("NOT clean");
+            Ok(ExitCode::from(1))
+        }
+    }
+
+    fn network(&self, command: &NetworkCommand) -> Result<()> {
+        let engine = self.engine;
+        match command {
+            NetworkCommand::Create { promoter } => {
+                let id = engine.create_network(&self.counter_for(promoter)?, promoter)?;
+                println!("network {id} created by {promoter}");
+            }
+            NetworkCommand::Add { promoter, member, relation } => {
+                let added = engine.add_member(&self.counter_for(promoter)?, promoter, member, relation)?;
+                println!("{member} added as {relation}: {}", if added == gongji_engine::networks::Added::Active { "active" } else { "pending their own confirmation (N10)" });
+            }
+            NetworkCommand::Confirm { member } => {
+                engine.confirm_member(&self.counter_for(member)?, member)?;
+                println!("{member} confirmed");
+            }
+            NetworkCommand::Remove { promoter, member } => {
+                engine.remove_member(&self.counter_for(promoter)?, promoter, member)?;
+                println!("{member} removed");
+            }
+            NetworkCommand::Leave { member } => {
+                engine.leave(&self.counter_for(member)?, member)?;
+                println!("{member} left the network");
+            }
+            NetworkCommand::Reorder { promoter, order } => {
+                engine.reorder(&self.counter_for(promoter)?, promoter, order)?;
+                println!("payment order: {}", order.join(" → "));
+            }
+            NetworkCommand::Dissolve { promoter } => {
+                engine.dissolve(&self.counter_for(promoter)?, promoter)?;
+                println!("network of {promoter} dissolved");
+            }
+        }
+        Ok(())
+    }
+
+    fn query(&self, command: &QueryCommand) -> Result<()> {
+        let mut out = csv::Writer::from_writer(std::io::stdout());
+        match command {
+            QueryCommand::NetworkEvents { area, from, to, csv } => {
+                let events = self.engine.network_events(&AreaCode::parse(area).map_err(Error::from)?, *from, *to)?;
+                if *csv {
+                    out.write_record(["id", "network_id", "business_date", "kind", "subject", "detail", "actor", "channel", "recorded_at"])?;
+                }
+                for e in &events {
+                    let row = [e.id.to_string(), e.event.network_id.to_string(), e.event.business_date.to_string(), e.event.kind.clone(), e.event.subject.clone().unwrap_or_default(), e.event.detail.clone(), e.event.actor.clone(), e.event.channel.clone(), e.event.recorded_at.to_rfc3339()];
+                    if *csv {
+                        out.write_record(&row)?;
+                    } else {
+                        println!("{}", row.join("  "));
+                    }
+                }
+            }
+            QueryCommand::MutMovements { area, from, to, csv } => {
+                let movements = self.engine.mut_movements(&AreaCode::parse(area).map_err(Error::from)?, *from, *to)?;
+                if *csv {
+                    out.write_record(["entry_id", "business_date", "psn_no", "kind", "amount", "actor", "channel"])?;
+                }
+                for m in &movements {
+                    let row = [m.entry_id.to_string(), m.business_date.to_string(), m.psn_no.clone(), m.kind.to_string(), m.amount.to_string(), m.actor.clone(), m.channel.clone()];
+                    if *csv {
+                        out.write_record(&row)?;
+                    } else {
+                        println!("{}", row.join("  "));
+                    }
+                }
+            }
+            QueryCommand::Statement { person, account, from, to } => {
+                let kind = wire::person_account(account)?;
+                for line in self.engine.statement(&AccountRef::person(person, kind), *from, *to)? {
+                    println!("{}  {:>8}  {:<22} {:>14}  {}", line.business_date, line.entry_id, line.kind, line.amount, line.memo);
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+fn sex_zh(id: &IdNumber) -> &'static str {
+    match id.sex() {
+        gongji_core::id_number::Sex::Male => "男",
+        gongji_core::id_number::Sex::Female => "女",
+    }
+}
+
+/// `psn_no.account` for person accounts, the account key for system accounts.
+pub fn account_name(account: &AccountRef) -> String {
+    match account {
+        AccountRef::Person { psn_no, kind } => format!("{psn_no}.{kind}"),
+        AccountRef::System { .. } => account.key(),
+    }
+}
+
+fn bill_of(args: &BillArgs, date: NaiveDate) -> Result<Bill> {
+    let visit = VisitType::parse(&args.visit).ok_or_else(|| anyhow::anyhow!("unknown visit type {:?}", args.visit))?;
+    let content = match &args.split {
+        Some(split) => {
+            let mut parts = BillSplit::default();
+            for pair in split.split(',') {
+                let (name, amount) = pair.split_once('=').ok_or_else(|| anyhow::anyhow!("split parts are name=amount: {pair:?}"))?;
+                let amount = Money::parse(amount.trim()).map_err(Error::from)?;
+                match name.trim() {
+                    "fund_pay" => parts.fund_pay = amount,
+                    "self_borne" => parts.self_borne = amount,
+                    "first_self_pay" => parts.first_self_pay = amount,
+                    "self_funded" => parts.self_funded = amount,
+                    other => bail!("unknown split part {other:?}"),
+                }
+            }
+            BillContent::Split(parts)
+        }
+        None => {
+            let mut items = Vec::new();
+            for text in &args.item {
+                let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+                let [code, name, amount, class] = fields[..] else { bail!("an item is CODE,NAME,AMOUNT,CLASS: {text:?}") };
+                let class = ItemClass::parse(class).ok_or_else(|| anyhow::anyhow!("item class is A, B or C: {class:?}"))?;
+                items.push(BillItem { code: code.into(), name: name.into(), amount: Money::parse(amount).map_err(Error::from)?, class });
+            }
+            BillContent::Items(items)
+        }
+    };
+    Ok(Bill { institution: args.institution.clone(), bill_id: args.bill.clone(), patient: args.patient.clone(), visit, date, content })
+}
+
+fn policy(command: &PolicyCommand) -> Result<ExitCode> {
+    match command {
+        PolicyCommand::List => {
+            for id in preset_ids() {
+                let policy = load_policy(id).map_err(Error::from)?;
+                println!("{id:<10} {} (from {})", policy.name, policy.effective_from);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Check { file } => {
+            let parsed = if Path::new(file).exists() { std::fs::read_to_string(file).map_err(anyhow::Error::from).and_then(|text| parse_policy(&text, file).map_err(anyhow::Error::from)) } else { load_policy(file).map_err(anyhow::Error::from) };
+            match parsed {
+                Ok(policy) => {
+                    let models: Vec<&str> = [("network", policy.models.network), ("relative_transfer", policy.models.relative_transfer), ("association", policy.models.association), ("quota", policy.models.quota)]
+                        .iter()
+                        .filter(|(_, on)| *on)
+                        .map(|(name, _)| *name)
+                        .collect();
+                    println!("{file}: valid policy {} for {} from {}", policy.id, policy.area.as_ref().map(AreaCode::as_str).unwrap_or("every area without its own"), policy.effective_from);
+                    println!("  models: {}", models.join(", "));
+                    println!("  relations: {}", policy.relations.iter().map(|r| match r.max { Some(max) => format!("{} (max {max})", r.name), None => r.name.clone() }).collect::<Vec<_>>().join(", "));
+                    println!("  interest: HIS {} CUR {}; preset date {:02}-{:02}", policy.interest_rate_his, policy.interest_rate_cur, policy.preset_date.0, policy.preset_date.1);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => {
+                    eprintln!("{err}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+fn run_scenarios(path: &Path, as_json: bool) -> Result<ExitCode> {
+    if path.is_dir() {
+        let files = scenario::files_in(path).with_context(|| format!("reading {}", path.display()))?;
+        let (mut passed, mut failed) = (0, 0);
+        for file in &files {
+            let report = scenario::run_file(file);
+            match &report.failure {
+                None => {
+                    passed += 1;
+                    println!("PASS {}", file.display());
+                }
+                Some(failure) => {
+                    failed += 1;
+                    println!("FAIL {}: {failure}", file.display());
+                }
+            }
+        }
+        println!("{passed} passed, {failed} failed");
+        return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
+    let report = scenario::run_file(path);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report.document)?);
+    }
+    match &report.failure {
+        None => {
+            if !as_json {
+                println!("PASS {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(failure) => {
+            eprintln!("FAIL {}: {failure}", path.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}

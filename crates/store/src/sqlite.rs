@@ -1,0 +1,802 @@
+//! The SQLite store: one file in WAL mode with `synchronous=FULL` (a commit survives power
+//! loss), or an in-memory database for scenario runs and tests. Writers are serialised with
+//! `BEGIN IMMEDIATE`; several processes may share one file (busy timeout).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use gongji_core::interest::BalanceProduct;
+use gongji_core::ledger::{EntryKind, JournalEntry, Provenance};
+use gongji_core::network::{Member, MemberState, Network};
+use gongji_core::settlement::{BillSplit, YearTotals};
+use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonStatus, VisitType};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::*;
+
+/// Migrations embedded in the binary, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// How long a writer waits for another process's transaction before reporting `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    description: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a database file and applies pending migrations.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        SqliteStore::prepare(conn, format!("sqlite:{}", path.display()))
+    }
+
+    /// A fresh private in-memory database (scenario runs, tests).
+    pub fn in_memory() -> StoreResult<SqliteStore> {
+        SqliteStore::prepare(Connection::open_in_memory().map_err(backend)?, "sqlite::memory:".into())
+    }
+
+    fn prepare(mut conn: Connection, description: String) -> StoreResult<SqliteStore> {
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore { conn: Mutex::new(conn), description })
+    }
+
+    fn run<R, E: From<StoreError>>(&self, behavior: TransactionBehavior, commit: bool, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+        // A panic inside `work` poisons the mutex; the transaction was rolled back on unwind,
+        // so the connection itself is still sound.
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transaction = conn.transaction_with_behavior(behavior).map_err(backend)?;
+        let mut tx = SqliteTx { conn: &transaction };
+        let outcome = work(&mut tx);
+        match outcome {
+            Ok(value) if commit => {
+                transaction.commit().map_err(backend)?;
+                Ok(value)
+            }
+            other => {
+                transaction.rollback().map_err(backend)?;
+                other
+            }
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+        self.run(TransactionBehavior::Immediate, true, work)
+    }
+
+    fn read<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+        self.run(TransactionBehavior::Deferred, false, work)
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)").map_err(backend)?;
+    for (version, sql) in MIGRATIONS {
+        let applied: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0)).map_err(backend)?;
+        if !applied {
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![version, Utc::now().to_rfc3339()]).map_err(backend)?;
+        }
+    }
+    tx.commit().map_err(backend)
+}
+
+struct SqliteTx<'a> {
+    conn: &'a Connection,
+}
+
+fn backend(err: rusqlite::Error) -> StoreError {
+    match &err {
+        rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => StoreError::Busy,
+            rusqlite::ErrorCode::ConstraintViolation => {
+                StoreError::AlreadyExists(message.clone().unwrap_or_else(|| "constraint violation".into()))
+            }
+            _ => StoreError::Backend(err.to_string()),
+        },
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value:?}"))
+}
+
+fn date_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+fn parse_date(text: &str) -> StoreResult<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| corrupt("date", text))
+}
+
+fn parse_instant(text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|_| corrupt("instant", text))
+}
+
+fn parse_account(key: &str) -> StoreResult<AccountRef> {
+    AccountRef::parse_key(key).ok_or_else(|| corrupt("account key", key))
+}
+
+fn parse_entry_kind(text: &str) -> StoreResult<EntryKind> {
+    EntryKind::parse(text).ok_or_else(|| corrupt("entry kind", text))
+}
+
+fn actor_text(provenance: &Provenance) -> String {
+    provenance.actor.to_string()
+}
+
+type PersonRow = (String, String, String, String, String, Option<String>, String);
+
+const PERSON_COLUMNS: &str = "psn_no, name, id_number, area, insurance, phone, status";
+
+fn person_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+}
+
+fn person_from_row(row: PersonRow) -> StoreResult<Person> {
+    let (psn_no, name, id_number, area, insurance, phone, status) = row;
+    Ok(Person {
+        id_number: IdNumber::parse(&id_number).map_err(|_| corrupt("id number of", &psn_no))?,
+        area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?,
+        insurance: InsuranceType::parse(&insurance).ok_or_else(|| corrupt("insurance", &insurance))?,
+        status: PersonStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        psn_no,
+        name,
+        phone,
+    })
+}
+
+impl SqliteTx<'_> {
+    /// The account's row id, creating the account on first use.
+    fn account_id(&self, account: &AccountRef, day: NaiveDate) -> StoreResult<i64> {
+        let key = account.key();
+        if let Some(id) = self.conn.query_row("SELECT id FROM accounts WHERE account_key = ?1", [&key], |r| r.get(0)).optional().map_err(backend)? {
+            return Ok(id);
+        }
+        let (owner, kind) = match account {
+            AccountRef::Person { psn_no, kind } => (Some(psn_no.as_str()), kind.as_str()),
+            AccountRef::System { kind, .. } => (None, kind.as_str()),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO accounts (account_key, owner, kind, may_go_negative, product_as_of) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key, owner, kind, account.may_go_negative(), date_text(day)],
+            )
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn load_network(&self, network_id: i64) -> StoreResult<Option<Network>> {
+        let header: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT area, promoter FROM networks WHERE id = ?1 AND dissolved_at IS NULL", [network_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        let Some((area, promoter)) = header else { return Ok(None) };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT psn_no, relation, state FROM network_members WHERE network_id = ?1 AND state <> 'left' ORDER BY position")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([network_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))
+            .map_err(backend)?;
+        let mut members = Vec::new();
+        for row in rows {
+            let (psn_no, relation, state) = row.map_err(backend)?;
+            let state = MemberState::parse(&state).ok_or_else(|| corrupt("member state", &state))?;
+            members.push(Member { psn_no, relation, state });
+        }
+        Ok(Some(Network { id: network_id, area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?, promoter, members }))
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO persons (psn_no, name, id_number, area, insurance, phone, status, created_at, created_by, channel)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    person.psn_no,
+                    person.name,
+                    person.id_number.as_str(),
+                    person.area.as_str(),
+                    person.insurance.as_str(),
+                    person.phone,
+                    person.status.as_str(),
+                    provenance.recorded_at.to_rfc3339(),
+                    actor_text(provenance),
+                    provenance.channel.as_str()
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn person(&mut self, psn_no: &str) -> StoreResult<Option<Person>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE psn_no = ?1");
+        let row = self.conn.query_row(&sql, [psn_no], person_row).optional().map_err(backend)?;
+        row.map(person_from_row).transpose()
+    }
+
+    fn person_by_id_number(&mut self, id_number: &str) -> StoreResult<Option<Person>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE id_number = ?1");
+        let row = self.conn.query_row(&sql, [id_number], person_row).optional().map_err(backend)?;
+        row.map(person_from_row).transpose()
+    }
+
+    fn set_person_status(&mut self, psn_no: &str, status: PersonStatus, reason: &str, provenance: &Provenance) -> StoreResult<()> {
+        let from: String = self.conn.query_row("SELECT status FROM persons WHERE psn_no = ?1", [psn_no], |r| r.get(0)).map_err(backend)?;
+        self.conn.execute("UPDATE persons SET status = ?1 WHERE psn_no = ?2", params![status.as_str(), psn_no]).map_err(backend)?;
+        self.conn
+            .execute(
+                "INSERT INTO person_status_changes (psn_no, from_status, to_status, reason, actor, channel, business_date, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![psn_no, from, status.as_str(), reason, actor_text(provenance), provenance.channel.as_str(), date_text(provenance.business_date), provenance.recorded_at.to_rfc3339()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn status_changes(&mut self, psn_no: &str) -> StoreResult<Vec<StatusChange>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT from_status, to_status, reason, actor, channel, business_date FROM person_status_changes WHERE psn_no = ?1 ORDER BY id")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([psn_no], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?)))
+            .map_err(backend)?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let (from, to, reason, actor, channel, day) = row.map_err(backend)?;
+            changes.push(StatusChange {
+                from: PersonStatus::parse(&from).ok_or_else(|| corrupt("status", &from))?,
+                to: PersonStatus::parse(&to).ok_or_else(|| corrupt("status", &to))?,
+                reason,
+                actor,
+                channel,
+                business_date: parse_date(&day)?,
+            });
+        }
+        Ok(changes)
+    }
+
+    fn persons_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<Person>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE area = ?1 AND psn_no > ?2 ORDER BY psn_no LIMIT ?3");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = stmt.query_map(params![area.as_str(), after_psn_no, limit as i64], person_row).map_err(backend)?;
+        rows.map(|row| row.map_err(backend).and_then(person_from_row)).collect()
+    }
+
+    fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
+        let fen: Option<i64> = self.conn.query_row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
+        Ok(Money::from_fen(fen.unwrap_or(0)))
+    }
+
+    fn post(&mut self, entry: &JournalEntry) -> StoreResult<i64> {
+        // The entry was checked when built; check again here, on the path that writes (P4).
+        let total: i64 = entry.postings.iter().map(|p| p.amount.fen()).sum();
+        assert_eq!(total, 0, "unbalanced journal entry reached the store");
+        let provenance = &entry.provenance;
+        let inserted = self.conn.execute(
+            "INSERT INTO journal_entries (kind, idempotency_key, actor, channel, business_date, recorded_at, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![entry.kind.as_str(), entry.idempotency_key, actor_text(provenance), provenance.channel.as_str(), date_text(provenance.business_date), provenance.recorded_at.to_rfc3339(), entry.memo],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(failure, _)) if failure.code == rusqlite::ErrorCode::ConstraintViolation => {
+                return Err(StoreError::DuplicateKey(entry.idempotency_key.clone().unwrap_or_default()));
+            }
+            Err(err) => return Err(backend(err)),
+        }
+        let entry_id = self.conn.last_insert_rowid();
+        for posting in &entry.postings {
+            let account_id = self.account_id(&posting.account, provenance.business_date)?;
+            let (balance, may_go_negative, fen_days, as_of): (i64, bool, i64, String) = self
+                .conn
+                .query_row("SELECT balance_fen, may_go_negative, product_fen_days, product_as_of FROM accounts WHERE id = ?1", [account_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(backend)?;
+            let new_balance = balance.checked_add(posting.amount.fen()).ok_or_else(|| StoreError::Backend("balance overflow".into()))?;
+            if new_balance < 0 && !may_go_negative {
+                return Err(StoreError::NegativeBalance(posting.account.key()));
+            }
+            let product = BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }.accrue_to(Money::from_fen(balance), provenance.business_date);
+            let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
+            self.conn
+                .execute(
+                    "UPDATE accounts SET balance_fen = ?1, product_fen_days = ?2, product_as_of = ?3 WHERE id = ?4",
+                    params![new_balance, fen_days, date_text(product.as_of), account_id],
+                )
+                .map_err(backend)?;
+            self.conn
+                .execute("INSERT INTO postings (entry_id, account_id, amount_fen) VALUES (?1, ?2, ?3)", params![entry_id, account_id, posting.amount.fen()])
+                .map_err(backend)?;
+        }
+        Ok(entry_id)
+    }
+
+    fn entry_by_key(&mut self, key: &str) -> StoreResult<Option<i64>> {
+        self.conn.query_row("SELECT id FROM journal_entries WHERE idempotency_key = ?1", [key], |r| r.get(0)).optional().map_err(backend)
+    }
+
+    fn entry(&mut self, entry_id: i64) -> StoreResult<Option<StoredEntry>> {
+        let header: Option<(String, String, String, String, String, String)> = self
+            .conn
+            .query_row("SELECT kind, business_date, recorded_at, actor, channel, memo FROM journal_entries WHERE id = ?1", [entry_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        let Some((kind, day, at, actor, channel, memo)) = header else { return Ok(None) };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT a.account_key, p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id WHERE p.entry_id = ?1 ORDER BY p.id")
+            .map_err(backend)?;
+        let rows = stmt.query_map([entry_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(backend)?;
+        let mut postings = Vec::new();
+        for row in rows {
+            let (key, fen) = row.map_err(backend)?;
+            postings.push((parse_account(&key)?, Money::from_fen(fen)));
+        }
+        Ok(Some(StoredEntry {
+            id: entry_id,
+            kind: parse_entry_kind(&kind)?,
+            business_date: parse_date(&day)?,
+            recorded_at: parse_instant(&at)?,
+            actor,
+            channel,
+            memo,
+            postings,
+        }))
+    }
+
+    fn statement(&mut self, account: &AccountRef, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<StatementLine>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.id, e.kind, e.business_date, p.amount_fen, e.memo FROM postings p
+                 JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id
+                 WHERE a.account_key = ?1 AND e.business_date BETWEEN ?2 AND ?3 ORDER BY e.id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![account.key(), date_text(from), date_text(to)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, String>(4)?))
+            })
+            .map_err(backend)?;
+        let mut lines = Vec::new();
+        for row in rows {
+            let (entry_id, kind, day, fen, memo) = row.map_err(backend)?;
+            lines.push(StatementLine { entry_id, kind: parse_entry_kind(&kind)?, business_date: parse_date(&day)?, amount: Money::from_fen(fen), memo });
+        }
+        Ok(lines)
+    }
+
+    fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT product_fen_days, product_as_of FROM accounts WHERE account_key = ?1", [account.key()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        row.map(|(fen_days, as_of)| Ok(BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? })).transpose()
+    }
+
+    fn audit(&mut self) -> StoreResult<AuditReport> {
+        let count = |sql: &str| -> StoreResult<u64> { self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend) };
+        let mut report = AuditReport {
+            accounts: count("SELECT COUNT(*) FROM accounts")?,
+            entries: count("SELECT COUNT(*) FROM journal_entries")?,
+            postings: count("SELECT COUNT(*) FROM postings")?,
+            ..AuditReport::default()
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT a.account_key, a.balance_fen, COALESCE(s.total, 0) FROM accounts a
+                 LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total FROM postings GROUP BY account_id) s ON s.account_id = a.id
+                 WHERE a.balance_fen <> COALESCE(s.total, 0) ORDER BY a.account_key",
+            )
+            .map_err(backend)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))).map_err(backend)?;
+        for row in rows {
+            let (account, stored, sum) = row.map_err(backend)?;
+            report.mismatched.push(BalanceMismatch { account, stored: Money::from_fen(stored), sum_of_postings: Money::from_fen(sum) });
+        }
+        let mut stmt = self.conn.prepare("SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount_fen) <> 0 ORDER BY entry_id").map_err(backend)?;
+        report.unbalanced_entries = stmt.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        let mut stmt = self.conn.prepare("SELECT account_key, balance_fen FROM accounts WHERE may_go_negative = 0 AND balance_fen < 0").map_err(backend)?;
+        report.negative = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?))))
+            .map_err(backend)?
+            .collect::<Result<_, _>>()
+            .map_err(backend)?;
+        let total: i64 = self.conn.query_row("SELECT COALESCE(SUM(amount_fen), 0) FROM postings", [], |r| r.get(0)).map_err(backend)?;
+        report.ledger_total = Money::from_fen(total);
+        Ok(report)
+    }
+
+    fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
+        self.conn
+            .execute("INSERT INTO networks (area, promoter, created_at) VALUES (?1, ?2, ?3)", params![area.as_str(), promoter, provenance.recorded_at.to_rfc3339()])
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>> {
+        let id: Option<i64> =
+            self.conn.query_row("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        match id {
+            Some(id) => self.load_network(id),
+            None => Ok(None),
+        }
+    }
+
+    fn network(&mut self, network_id: i64) -> StoreResult<Option<Network>> {
+        self.load_network(network_id)
+    }
+
+    fn insert_member(&mut self, network_id: i64, psn_no: &str, relation: Option<&str>, state: MemberState, provenance: &Provenance) -> StoreResult<()> {
+        let position: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM network_members WHERE network_id = ?1 AND state <> 'left'", [network_id], |r| r.get(0))
+            .map_err(backend)?;
+        self.conn
+            .execute(
+                "INSERT INTO network_members (network_id, psn_no, relation, state, position, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![network_id, psn_no, relation, state.as_str(), position, provenance.recorded_at.to_rfc3339()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn set_member_state(&mut self, network_id: i64, psn_no: &str, state: MemberState) -> StoreResult<()> {
+        self.conn
+            .execute("UPDATE network_members SET state = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'", params![state.as_str(), network_id, psn_no])
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn end_membership(&mut self, network_id: i64, psn_no: &str, provenance: &Provenance) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
+                params![provenance.recorded_at.to_rfc3339(), network_id, psn_no],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn set_order(&mut self, network_id: i64, order: &[String]) -> StoreResult<()> {
+        for (index, psn_no) in order.iter().enumerate() {
+            self.conn
+                .execute("UPDATE network_members SET position = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'", params![index as i64 + 1, network_id, psn_no])
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn dissolve_network(&mut self, network_id: i64, provenance: &Provenance) -> StoreResult<()> {
+        let at = provenance.recorded_at.to_rfc3339();
+        self.conn.execute("UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND state <> 'left'", params![at, network_id]).map_err(backend)?;
+        self.conn.execute("UPDATE networks SET dissolved_at = ?1 WHERE id = ?2", params![at, network_id]).map_err(backend)?;
+        Ok(())
+    }
+
+    fn insert_network_event(&mut self, event: &NewNetworkEvent) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO network_events (network_id, area, kind, subject, detail, actor, channel, business_date, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    event.network_id,
+                    event.area.as_str(),
+                    event.kind,
+                    event.subject,
+                    event.detail,
+                    event.actor,
+                    event.channel,
+                    date_text(event.business_date),
+                    event.recorded_at.to_rfc3339()
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn network_events(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<NetworkEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, network_id, kind, subject, detail, actor, channel, business_date, recorded_at FROM network_events
+                 WHERE area = ?1 AND business_date BETWEEN ?2 AND ?3 ORDER BY id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![area.as_str(), date_text(from), date_text(to)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })
+            .map_err(backend)?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (id, network_id, kind, subject, detail, actor, channel, day, at) = row.map_err(backend)?;
+            events.push(NetworkEvent {
+                id,
+                event: NewNetworkEvent { network_id, area: area.clone(), kind, subject, detail, actor, channel, business_date: parse_date(&day)?, recorded_at: parse_instant(&at)? },
+            });
+        }
+        Ok(events)
+    }
+
+    fn mut_movements(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MutMovement>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.id, a.owner, e.kind, e.business_date, p.amount_fen, e.actor, e.channel FROM postings p
+                 JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id JOIN persons ps ON ps.psn_no = a.owner
+                 WHERE a.kind = 'mut' AND ps.area = ?1 AND e.business_date BETWEEN ?2 AND ?3 ORDER BY e.id, p.id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![area.as_str(), date_text(from), date_text(to)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?))
+            })
+            .map_err(backend)?;
+        let mut movements = Vec::new();
+        for row in rows {
+            let (entry_id, psn_no, kind, day, fen, actor, channel) = row.map_err(backend)?;
+            movements.push(MutMovement { entry_id, psn_no, kind: parse_entry_kind(&kind)?, business_date: parse_date(&day)?, amount: Money::from_fen(fen), actor, channel });
+        }
+        Ok(movements)
+    }
+
+    fn set_preset(&mut self, psn_no: &str, amount: Option<Money>, provenance: &Provenance) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO presets (psn_no, amount_fen, actor, channel, set_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (psn_no) DO UPDATE SET amount_fen = excluded.amount_fen, actor = excluded.actor, channel = excluded.channel, set_at = excluded.set_at",
+                params![psn_no, amount.map(Money::fen), actor_text(provenance), provenance.channel.as_str(), provenance.recorded_at.to_rfc3339()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>> {
+        let fen: Option<Option<i64>> = self.conn.query_row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        Ok(fen.flatten().map(Money::from_fen))
+    }
+
+    fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>> {
+        type Header = (i64, String, String, String, String, String, String, Option<i64>, [i64; 6], i64, Option<i64>, Option<String>);
+        let header: Option<Header> = self
+            .conn
+            .query_row(
+                "SELECT id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
+                        fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
+                        entry_id, cancel_entry_id, cancel_date
+                 FROM settlements WHERE institution = ?1 AND bill_id = ?2",
+                params![institution, bill_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?],
+                        r.get(14)?,
+                        r.get(15)?,
+                        r.get(16)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some((id, patient, visit, bill_date, fingerprint, policy_id, policy_from, network_id, fen, entry_id, cancel_entry, cancel_date)) = header else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq").map_err(backend)?;
+        let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).map_err(backend)?;
+        let mut lines = Vec::new();
+        for row in rows {
+            let (key, role, amount) = row.map_err(backend)?;
+            lines.push((parse_account(&key)?, role, Money::from_fen(amount)));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = ?1 ORDER BY seq")
+            .map_err(backend)?;
+        let steps = stmt
+            .query_map([id], |r| {
+                Ok(StoredStep { account: r.get(0)?, role: r.get(1)?, amount: Money::from_fen(r.get(2)?), code: r.get(3)?, rule: r.get(4)?, message: r.get(5)? })
+            })
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        let cancelled = match (cancel_entry, cancel_date) {
+            (Some(entry), Some(day)) => Some((entry, parse_date(&day)?)),
+            _ => None,
+        };
+        Ok(Some(StoredSettlement {
+            id,
+            institution: institution.to_string(),
+            bill_id: bill_id.to_string(),
+            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
+            bill_date: parse_date(&bill_date)?,
+            patient,
+            fingerprint,
+            policy_id,
+            policy_effective_from: parse_date(&policy_from)?,
+            network_id,
+            split: BillSplit { fund_pay: Money::from_fen(fen[0]), self_borne: Money::from_fen(fen[1]), first_self_pay: Money::from_fen(fen[2]), self_funded: Money::from_fen(fen[3]) },
+            deductible_applied: Money::from_fen(fen[4]),
+            cash: Money::from_fen(fen[5]),
+            entry_id,
+            lines,
+            steps,
+            cancelled,
+        }))
+    }
+
+    fn insert_settlement(&mut self, s: &StoredSettlement) -> StoreResult<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO settlements (institution, bill_id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
+                    fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen, entry_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                params![
+                    s.institution,
+                    s.bill_id,
+                    s.patient,
+                    s.visit.as_str(),
+                    date_text(s.bill_date),
+                    s.fingerprint,
+                    s.policy_id,
+                    date_text(s.policy_effective_from),
+                    s.network_id,
+                    s.split.fund_pay.fen(),
+                    s.split.self_borne.fen(),
+                    s.split.first_self_pay.fen(),
+                    s.split.self_funded.fen(),
+                    s.deductible_applied.fen(),
+                    s.cash.fen(),
+                    s.entry_id
+                ],
+            )
+            .map_err(backend)?;
+        let id = self.conn.last_insert_rowid();
+        for (seq, (account, role, amount)) in s.lines.iter().enumerate() {
+            self.conn
+                .execute("INSERT INTO settlement_lines (settlement_id, seq, account_key, role, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5)", params![id, seq as i64, account.key(), role, amount.fen()])
+                .map_err(backend)?;
+        }
+        for (seq, step) in s.steps.iter().enumerate() {
+            self.conn
+                .execute(
+                    "INSERT INTO settlement_steps (settlement_id, seq, account_key, role, amount_fen, code, rule, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![id, seq as i64, step.account, step.role, step.amount.fen(), step.code, step.rule, step.message],
+                )
+                .map_err(backend)?;
+        }
+        Ok(id)
+    }
+
+    fn mark_cancelled(&mut self, settlement_id: i64, cancel_entry_id: i64, cancel_date: NaiveDate) -> StoreResult<()> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE settlements SET cancel_entry_id = ?1, cancel_date = ?2 WHERE id = ?3 AND cancel_entry_id IS NULL",
+                params![cancel_entry_id, date_text(cancel_date), settlement_id],
+            )
+            .map_err(backend)?;
+        if changed != 1 {
+            return Err(StoreError::AlreadyExists(format!("settlement {settlement_id} already cancelled")));
+        }
+        Ok(())
+    }
+
+    fn year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType) -> StoreResult<YearTotals> {
+        let row: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT deductible_used_fen, fund_paid_fen FROM year_totals WHERE psn_no = ?1 AND year = ?2 AND visit = ?3",
+                params![psn_no, year, visit.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(row.map(|(d, f)| YearTotals { deductible_used: Money::from_fen(d), fund_paid: Money::from_fen(f) }).unwrap_or_default())
+    }
+
+    fn put_year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType, totals: YearTotals) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO year_totals (psn_no, year, visit, deductible_used_fen, fund_paid_fen) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (psn_no, year, visit) DO UPDATE SET deductible_used_fen = excluded.deductible_used_fen, fund_paid_fen = excluded.fund_paid_fen",
+                params![psn_no, year, visit.as_str(), totals.deductible_used.fen(), totals.fund_paid.fen()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn insert_refund_holding(&mut self, h: &NewRefundHolding) -> StoreResult<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO refund_holdings (owner, area, amount_fen, settlement_id, cancel_entry_id, created_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![h.owner, h.area.as_str(), h.amount.fen(), h.settlement_id, h.cancel_entry_id, date_text(h.created_date)],
+            )
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn refund_holdings_due(&mut self, day: NaiveDate) -> StoreResult<Vec<RefundHolding>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, owner, area, amount_fen, settlement_id, cancel_entry_id, created_date FROM refund_holdings
+                 WHERE synced_entry_id IS NULL AND created_date < ?1 ORDER BY id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([date_text(day)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?, r.get::<_, String>(6)?))
+            })
+            .map_err(backend)?;
+        let mut holdings = Vec::new();
+        for row in rows {
+            let (id, owner, area, fen, settlement_id, cancel_entry_id, day) = row.map_err(backend)?;
+            holdings.push(RefundHolding {
+                id,
+                holding: NewRefundHolding {
+                    owner,
+                    area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?,
+                    amount: Money::from_fen(fen),
+                    settlement_id,
+                    cancel_entry_id,
+                    created_date: parse_date(&day)?,
+                },
+            });
+        }
+        Ok(holdings)
+    }
+
+    fn mark_holding_synced(&mut self, holding_id: i64, entry_id: i64) -> StoreResult<()> {
+        let changed = self
+            .conn
+            .execute("UPDATE refund_holdings SET synced_entry_id = ?1 WHERE id = ?2 AND synced_entry_id IS NULL", params![entry_id, holding_id])
+            .map_err(backend)?;
+        if changed != 1 {
+            return Err(StoreError::AlreadyExists(format!("refund holding {holding_id} already synced")));
+        }
+        Ok(())
+    }
+}
