@@ -40,8 +40,7 @@ impl IdNumber {
         if check_char(&bytes[..17]) != last {
             return Err(invalid(text, "wrong check digit"));
         }
-        let birth_date = NaiveDate::parse_from_str(&text[6..14], "%Y%m%d")
-            .map_err(|_| invalid(text, "the birth date is not a real calendar date"))?;
+        let birth_date = NaiveDate::parse_from_str(&text[6..14], "%Y%m%d").map_err(|_| invalid(text, "the birth date is not a real calendar date"))?;
         if birth_date.year() < 1850 {
             return Err(invalid(text, "the birth date is implausibly early"));
         }
@@ -137,10 +136,10 @@ mod tests {
     fn p1_refuses_invalid_numbers() {
         for bad in [
             "",
-            "11010519491231002",    // 17 chars
-            "110105194912310021",   // wrong check digit
-            "11010519490230002X",   // 30 February (check digit aside)
-            "1101051949123100AX",   // letters
+            "11010519491231002",                   // 17 chars
+            "110105194912310021",                  // wrong check digit
+            "11010519490230002X",                  // 30 February (check digit aside)
+            "1101051949123100AX",                  // letters
             "１１０１０５１９４９１２３１００２X", // full width
         ] {
             let err = IdNumber::parse(bad).unwrap_err();

@@ -54,9 +54,7 @@ mod tests {
     #[test]
     fn b1_balance_changing_during_the_year() {
         // 1000 from 1 Jan, 3000 from 1 Jul (non-leap 2023): 181 days × 1000 + 184 days × 3000.
-        let product = BalanceProduct::start(day(2023, 1, 1))
-            .accrue_to(Money::yuan(1000), day(2023, 7, 1))
-            .accrue_to(Money::yuan(3000), day(2024, 1, 1));
+        let product = BalanceProduct::start(day(2023, 1, 1)).accrue_to(Money::yuan(1000), day(2023, 7, 1)).accrue_to(Money::yuan(3000), day(2024, 1, 1));
         assert_eq!(product.fen_days, 100_000 * 181 + 300_000 * 184);
         // 733,000 yuan-days × 1.5% / 360 = 30.541666… → 30.54
         assert_eq!(product.interest(Ratio::parse("1.5%").unwrap()), Money::from_fen(3054));

@@ -72,7 +72,13 @@ impl JournalEntry {
     /// Builds an entry, merging postings to the same account and dropping zero ones. Refuses
     /// entries that do not sum to zero or have fewer than two postings left (P4): that is a
     /// programmer error in the caller, reported as a domain error so that nothing is written.
-    pub fn new(kind: EntryKind, postings: Vec<Posting>, provenance: Provenance, idempotency_key: Option<String>, memo: impl Into<String>) -> DomainResult<JournalEntry> {
+    pub fn new(
+        kind: EntryKind,
+        postings: Vec<Posting>,
+        provenance: Provenance,
+        idempotency_key: Option<String>,
+        memo: impl Into<String>,
+    ) -> DomainResult<JournalEntry> {
         let mut merged: Vec<Posting> = Vec::with_capacity(postings.len());
         for posting in postings {
             match merged.iter_mut().find(|p| p.account == posting.account) {
@@ -89,13 +95,25 @@ impl JournalEntry {
             return Err(DomainError::new(ErrorCode::InputInvalid, "P4", format!("journal entry does not balance: off by {total}")));
         }
         if merged.len() < 2 || merged.len() > POSTINGS_PER_ENTRY_MAX {
-            return Err(DomainError::new(ErrorCode::InputInvalid, "P4", format!("journal entry needs 2..={POSTINGS_PER_ENTRY_MAX} non-zero postings, has {}", merged.len())));
+            return Err(DomainError::new(
+                ErrorCode::InputInvalid,
+                "P4",
+                format!("journal entry needs 2..={POSTINGS_PER_ENTRY_MAX} non-zero postings, has {}", merged.len()),
+            ));
         }
         Ok(JournalEntry { kind, postings: merged, provenance, idempotency_key, memo: memo.into() })
     }
 
     /// A two-posting entry moving `amount` (> 0) from one account to another.
-    pub fn transfer(kind: EntryKind, from: AccountRef, to: AccountRef, amount: Money, provenance: Provenance, idempotency_key: Option<String>, memo: impl Into<String>) -> DomainResult<JournalEntry> {
+    pub fn transfer(
+        kind: EntryKind,
+        from: AccountRef,
+        to: AccountRef,
+        amount: Money,
+        provenance: Provenance,
+        idempotency_key: Option<String>,
+        memo: impl Into<String>,
+    ) -> DomainResult<JournalEntry> {
         JournalEntry::new(kind, vec![Posting { account: from, amount: amount.neg() }, Posting { account: to, amount }], provenance, idempotency_key, memo)
     }
 }

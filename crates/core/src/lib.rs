@@ -7,13 +7,13 @@
 pub mod account;
 pub mod error;
 pub mod id_number;
+pub mod interest;
 pub mod ledger;
 pub mod money;
 pub mod network;
 pub mod person;
 pub mod policy;
 pub mod settlement;
-pub mod interest;
 
 #[cfg(test)]
 pub(crate) mod testing;

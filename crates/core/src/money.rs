@@ -44,11 +44,7 @@ impl Money {
     pub fn parse_positive(text: &str) -> DomainResult<Money> {
         let money = Money::parse(text)?;
         if money.0 <= 0 {
-            return Err(DomainError::new(
-                ErrorCode::MoneyInvalidAmount,
-                "P3",
-                format!("amount must be greater than zero: {text:?}"),
-            ));
+            return Err(DomainError::new(ErrorCode::MoneyInvalidAmount, "P3", format!("amount must be greater than zero: {text:?}")));
         }
         Ok(money)
     }
@@ -57,11 +53,7 @@ impl Money {
     pub fn parse_non_negative(text: &str) -> DomainResult<Money> {
         let money = Money::parse(text)?;
         if money.0 < 0 {
-            return Err(DomainError::new(
-                ErrorCode::MoneyInvalidAmount,
-                "P3",
-                format!("amount must not be negative: {text:?}"),
-            ));
+            return Err(DomainError::new(ErrorCode::MoneyInvalidAmount, "P3", format!("amount must not be negative: {text:?}")));
         }
         Ok(money)
     }
@@ -196,11 +188,7 @@ pub fn div_round_half_up(numerator: i128, denominator: i128) -> i128 {
 }
 
 fn invalid_amount(text: &str) -> DomainError {
-    DomainError::new(
-        ErrorCode::MoneyInvalidAmount,
-        "P3",
-        format!("not an amount with at most two decimals: {text:?}"),
-    )
+    DomainError::new(ErrorCode::MoneyInvalidAmount, "P3", format!("not an amount with at most two decimals: {text:?}"))
 }
 
 /// Parses an optionally signed ASCII decimal with at most `scale` decimals into an integer
@@ -264,8 +252,23 @@ mod tests {
     #[test]
     fn p3_refuses_bad_amounts_with_money_invalid_amount() {
         for bad in [
-            "1.234", "1e5", "１００", "", " ", "1.", ".5", "+1", "--1", "1,000", "1 000", "NaN",
-            "inf", "0x10", "1.2.3", "99999999999999999999", "10000000000000.01",
+            "1.234",
+            "1e5",
+            "１００",
+            "",
+            " ",
+            "1.",
+            ".5",
+            "+1",
+            "--1",
+            "1,000",
+            "1 000",
+            "NaN",
+            "inf",
+            "0x10",
+            "1.2.3",
+            "99999999999999999999",
+            "10000000000000.01",
         ] {
             check_parse(bad, None);
         }

@@ -73,7 +73,11 @@ pub fn check_new_member(network: &Network, candidate: &Person, relation: &str, p
         return Err(DomainError::new(ErrorCode::NetworkMemberNotEligible, "N2", "special (统筹) insured persons cannot join a network"));
     }
     if candidate.area != network.area {
-        return Err(DomainError::new(ErrorCode::NetworkOtherArea, "N2", format!("the member is insured in {}, the network in {}", candidate.area, network.area)));
+        return Err(DomainError::new(
+            ErrorCode::NetworkOtherArea,
+            "N2",
+            format!("the member is insured in {}, the network in {}", candidate.area, network.area),
+        ));
     }
     let Some(rule) = policy.relation(relation) else {
         return Err(DomainError::new(ErrorCode::NetworkRelationNotAllowed, "N3", format!("relation {relation:?} is not allowed by policy {}", policy.id)));

@@ -102,9 +102,7 @@ pub struct Person {
 impl Person {
     /// Checks the fields that the ID number does not already guarantee.
     pub fn validate(&self) -> DomainResult<()> {
-        let psn_ok = !self.psn_no.is_empty()
-            && self.psn_no.len() <= 40
-            && self.psn_no.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let psn_ok = !self.psn_no.is_empty() && self.psn_no.len() <= 40 && self.psn_no.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !psn_ok {
             return Err(DomainError::new(ErrorCode::InputInvalid, "P1", format!("psn_no must be 1-40 letters, digits, - or _: {:?}", self.psn_no)));
         }
@@ -152,7 +150,10 @@ pub enum Actor {
     /// An insured person acting for themselves (app, terminal, web).
     Person(String),
     /// An agency operator at the counter or the CLI, bound to one planning area.
-    Operator { id: String, area: AreaCode },
+    Operator {
+        id: String,
+        area: AreaCode,
+    },
     /// A designated medical institution or pharmacy (bills).
     Institution(String),
     /// A batch job.

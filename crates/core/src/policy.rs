@@ -171,9 +171,8 @@ impl PolicyBook {
 
     /// The area's latest version in force on `day`, falling back to the national default.
     pub fn in_force(&self, area: &AreaCode, day: NaiveDate) -> Option<&Policy> {
-        let latest = |wanted: Option<&AreaCode>| {
-            self.versions.iter().filter(|p| p.area.as_ref() == wanted && p.effective_from <= day).max_by_key(|p| p.effective_from)
-        };
+        let latest =
+            |wanted: Option<&AreaCode>| self.versions.iter().filter(|p| p.area.as_ref() == wanted && p.effective_from <= day).max_by_key(|p| p.effective_from);
         latest(Some(area)).or_else(|| latest(None))
     }
 

@@ -98,7 +98,11 @@ impl Bill {
                 let mut total = Money::ZERO;
                 for (index, item) in items.iter().enumerate() {
                     if !item.amount.is_positive() {
-                        return Err(DomainError::new(ErrorCode::MoneyInvalidAmount, "P3", format!("item {} ({}) must have a positive amount", index + 1, item.code)));
+                        return Err(DomainError::new(
+                            ErrorCode::MoneyInvalidAmount,
+                            "P3",
+                            format!("item {} ({}) must have a positive amount", index + 1, item.code),
+                        ));
                     }
                     total = total.checked_add(item.amount).ok_or_else(|| invalid("bill total overflows".into()))?;
                 }
@@ -181,7 +185,9 @@ pub enum SourceRole {
     OwnHis,
     OwnMut,
     /// Another network member's MUT; `position` is 1-based in the payment order.
-    FamilyMut { position: u32 },
+    FamilyMut {
+        position: u32,
+    },
     /// A bound relative's account above the threshold (S2).
     Association,
 }
@@ -276,7 +282,14 @@ pub fn plan_payment(split: BillSplit, visit: VisitType, sources: &[FundingSource
         amount: split.fund_pay,
         code: step_code::FUND,
         rule: "ST1",
-        message: format!("统筹基金支付 {} 元；个人负担 {} 元（自负 {}、自理 {}、自费 {}）", split.fund_pay, split.burden(), split.self_borne, split.first_self_pay, split.self_funded),
+        message: format!(
+            "统筹基金支付 {} 元；个人负担 {} 元（自负 {}、自理 {}、自费 {}）",
+            split.fund_pay,
+            split.burden(),
+            split.self_borne,
+            split.first_self_pay,
+            split.self_funded
+        ),
     }];
     let mut mutual_aid_used = false;
     for source in sources {
@@ -348,12 +361,7 @@ pub fn plan_payment(split: BillSplit, visit: VisitType, sources: &[FundingSource
     }
     let cash: Money = left.iter().copied().sum();
     steps.push(ExplanationStep {
-        account: None,
-        role: None,
-        amount: cash,
-        code: step_code::CASH,
-        rule: "ST2",
-        message: format!("个人现金支付 {cash} 元"),
+        account: None, role: None, amount: cash, code: step_code::CASH, rule: "ST2", message: format!("个人现金支付 {cash} 元")
     });
     PaymentPlan { split, lines, cash, steps }
 }
@@ -441,11 +449,8 @@ mod tests {
     fn st2_first_family_mut_with_money_in_order_then_no_other() {
         let mut father = source("F", PersonAccount::Mut, SourceRole::FamilyMut { position: 1 }, 0);
         father.balance = Money::from_fen(100);
-        let sources = [
-            source("H", PersonAccount::His, SourceRole::OwnHis, 10),
-            father,
-            source("W", PersonAccount::Mut, SourceRole::FamilyMut { position: 2 }, 400),
-        ];
+        let sources =
+            [source("H", PersonAccount::His, SourceRole::OwnHis, 10), father, source("W", PersonAccount::Mut, SourceRole::FamilyMut { position: 2 }, 400)];
         let plan = plan_payment(split(80, 20), Outpatient, &sources);
         assert_eq!(paid(&plan), vec![("P:H:his".into(), 10), ("P:F:mut".into(), 1)]);
         assert_eq!(plan.cash, Money::yuan(9));
@@ -500,7 +505,10 @@ mod tests {
         let ratio_b = Ratio::parse("0.1").unwrap();
         let outcome = compute_benefit(&items, &benefit, ratio_b, YearTotals::default());
         // 自理 = 20; in-scope = 480; deductible 100; fund = 380 × 0.8 = 304; 自负 = 176; 自费 = 50.
-        assert_eq!(outcome.split, BillSplit { fund_pay: Money::yuan(304), self_borne: Money::yuan(176), first_self_pay: Money::yuan(20), self_funded: Money::yuan(50) });
+        assert_eq!(
+            outcome.split,
+            BillSplit { fund_pay: Money::yuan(304), self_borne: Money::yuan(176), first_self_pay: Money::yuan(20), self_funded: Money::yuan(50) }
+        );
         assert_eq!(outcome.split.total(), Money::yuan(550));
         // Second bill in the year: deductible used up, cap 1000 − 304 left = 696.
         let big = BillContent::Items(vec![BillItem { code: "a".into(), name: "甲".into(), amount: Money::yuan(2000), class: ItemClass::A }]);
@@ -512,7 +520,14 @@ mod tests {
 
     #[test]
     fn st1_bill_validation() {
-        let bill = |content| Bill { institution: "H1".into(), bill_id: "1".into(), patient: "P".into(), visit: Outpatient, date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(), content };
+        let bill = |content| Bill {
+            institution: "H1".into(),
+            bill_id: "1".into(),
+            patient: "P".into(),
+            visit: Outpatient,
+            date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            content,
+        };
         assert!(bill(BillContent::Split(split(1, 1))).validate().is_ok());
         let negative = BillSplit { fund_pay: Money::yuan(-1), self_borne: Money::yuan(2), ..BillSplit::default() };
         assert_eq!(bill(BillContent::Split(negative)).validate().unwrap_err().code, ErrorCode::MoneyInvalidAmount);

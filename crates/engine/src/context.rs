@@ -41,7 +41,11 @@ impl Context {
                     return Err(Error::domain(ErrorCode::AuthForbidden, "N11", "operators do family business at the counter only"));
                 }
                 if operator_area != area {
-                    return Err(Error::domain(ErrorCode::NetworkNotAllowed, "N11", format!("counter business for a person of {area} happens at {area}, not {operator_area}")));
+                    return Err(Error::domain(
+                        ErrorCode::NetworkNotAllowed,
+                        "N11",
+                        format!("counter business for a person of {area} happens at {area}, not {operator_area}"),
+                    ));
                 }
                 Ok(())
             }

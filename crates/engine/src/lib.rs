@@ -45,9 +45,7 @@ impl<S: Store> Engine<S> {
 
     /// The policy in force for `area` on `day` (§4).
     pub fn policy(&self, area: &AreaCode, day: NaiveDate) -> Result<&Policy> {
-        self.policies
-            .in_force(area, day)
-            .ok_or_else(|| Error::domain(ErrorCode::PolicyNotFound, "§4", format!("no policy in force for area {area} on {day}")))
+        self.policies.in_force(area, day).ok_or_else(|| Error::domain(ErrorCode::PolicyNotFound, "§4", format!("no policy in force for area {area} on {day}")))
     }
 }
 

@@ -125,7 +125,11 @@ impl<S: Store> Engine<S> {
     fn require_network_model(&self, person: &Person, ctx: &Context) -> Result<&gongji_core::Policy> {
         let policy = self.policy(&person.area, ctx.business_date)?;
         if !policy.models.network {
-            return Err(Error::domain(ErrorCode::NetworkModelDisabled, "§4", format!("policy {} of area {} has no family network model", policy.id, person.area)));
+            return Err(Error::domain(
+                ErrorCode::NetworkModelDisabled,
+                "§4",
+                format!("policy {} of area {} has no family network model", policy.id, person.area),
+            ));
         }
         Ok(policy)
     }

@@ -84,7 +84,10 @@ impl<S: Store> Engine<S> {
             let mut seen = std::collections::HashSet::new();
             for (index, (line, credit)) in rows.iter().enumerate() {
                 if !seen.insert(credit.reference.as_str()) {
-                    errors.push((*line, DomainError::new(ErrorCode::CreditDuplicate, "P5", format!("reference {:?} appears twice in this file", credit.reference))));
+                    errors.push((
+                        *line,
+                        DomainError::new(ErrorCode::CreditDuplicate, "P5", format!("reference {:?} appears twice in this file", credit.reference)),
+                    ));
                     continue;
                 }
                 match post_credit(tx, ctx, credit) {
@@ -149,10 +152,16 @@ fn post_credit(tx: &mut dyn Tx, ctx: &Context, credit: &Credit) -> Result<bool> 
     let (kind, source) = match credit.account {
         PersonAccount::Cur => (EntryKind::Contribution, SystemAccount::ContributionInflow),
         PersonAccount::His => (EntryKind::OpeningBalance, SystemAccount::OpeningBalance),
-        PersonAccount::Mut => return Err(Error::domain(ErrorCode::InputInvalid, "P5", "credits go into CUR (contributions) or HIS (opening balances), never MUT")),
+        PersonAccount::Mut => {
+            return Err(Error::domain(ErrorCode::InputInvalid, "P5", "credits go into CUR (contributions) or HIS (opening balances), never MUT"))
+        }
     };
     if credit.account == PersonAccount::Cur && person.insurance != InsuranceType::Employee {
-        return Err(Error::domain(ErrorCode::CreditNotEligible, "P2", format!("only employees receive contributions into a personal account; {} is {}", credit.psn_no, person.insurance)));
+        return Err(Error::domain(
+            ErrorCode::CreditNotEligible,
+            "P2",
+            format!("only employees receive contributions into a personal account; {} is {}", credit.psn_no, person.insurance),
+        ));
     }
     let entry = JournalEntry::transfer(
         kind,

@@ -96,7 +96,8 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
     let ratio = |name: &str, text: &str| Ratio::parse(text).ok_or_else(|| field(name, "not a ratio between 0 and 1 (\"0.85\" or \"85%\")"));
     let visit = |name: &str, text: &str| VisitType::parse(text).ok_or_else(|| field(name, &format!("unknown visit type {text:?}")));
     let scope = |name: &str, scope: &ScopeFile| -> Result<AccountScope, DomainError> {
-        let parts = scope.parts.iter().map(|p| BurdenPart::parse(p).ok_or_else(|| field(name, &format!("unknown burden part {p:?}")))).collect::<Result<_, _>>()?;
+        let parts =
+            scope.parts.iter().map(|p| BurdenPart::parse(p).ok_or_else(|| field(name, &format!("unknown burden part {p:?}")))).collect::<Result<_, _>>()?;
         let visits = scope.visits.iter().map(|v| visit(name, v)).collect::<Result<_, _>>()?;
         Ok(AccountScope { parts, visits })
     };
@@ -125,7 +126,11 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
         let key = format!("benefits.{name}");
         benefits.insert(
             visit(&key, name)?,
-            Benefit { deductible: money(&key, &benefit.deductible)?, fund_ratio: ratio(&key, &benefit.fund_ratio)?, annual_cap: money(&key, &benefit.annual_cap)? },
+            Benefit {
+                deductible: money(&key, &benefit.deductible)?,
+                fund_ratio: ratio(&key, &benefit.fund_ratio)?,
+                annual_cap: money(&key, &benefit.annual_cap)?,
+            },
         );
     }
     let year_end_steps = file
@@ -133,7 +138,12 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
         .iter()
         .map(|s| YearEndStep::parse(s).ok_or_else(|| field("year_end_steps", &format!("unknown step {s:?}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let models = Models { network: file.models.network, relative_transfer: file.models.relative_transfer, association: file.models.association, quota: file.models.quota };
+    let models = Models {
+        network: file.models.network,
+        relative_transfer: file.models.relative_transfer,
+        association: file.models.association,
+        quota: file.models.quota,
+    };
     if (models.network || models.relative_transfer || models.association || models.quota) && relations.is_empty() {
         return Err(field("relations", "a family model is enabled but no relation is allowed"));
     }
@@ -164,7 +174,13 @@ pub fn load_policy(preset_or_path: &str) -> Result<Policy, DomainError> {
         return parse_policy(text, &format!("preset {id}"));
     }
     let path = Path::new(preset_or_path);
-    let text = std::fs::read_to_string(path).map_err(|err| DomainError::new(ErrorCode::PolicyNotFound, "§4", format!("{preset_or_path}: not a preset id ({}) and not a readable file: {err}", preset_ids().join(", "))))?;
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        DomainError::new(
+            ErrorCode::PolicyNotFound,
+            "§4",
+            format!("{preset_or_path}: not a preset id ({}) and not a readable file: {err}", preset_ids().join(", ")),
+        )
+    })?;
     parse_policy(&text, preset_or_path)
 }
 

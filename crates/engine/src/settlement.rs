@@ -107,7 +107,14 @@ impl<S: Store> Engine<S> {
             let (sources, _) = funding_sources(tx, policy, &person)?;
             let split = BillSplit { self_borne: amount, ..BillSplit::default() };
             let plan = settlement::plan_payment(split, visit, &sources);
-            Ok(Explanation { patient: patient.to_string(), visit, policy_id: policy.id.clone(), payments: payments(&plan), cash: plan.cash, steps: steps(&plan), })
+            Ok(Explanation {
+                patient: patient.to_string(),
+                visit,
+                policy_id: policy.id.clone(),
+                payments: payments(&plan),
+                cash: plan.cash,
+                steps: steps(&plan),
+            })
         })
     }
 
@@ -116,7 +123,11 @@ impl<S: Store> Engine<S> {
         let fingerprint = bill.fingerprint();
         if let Some(existing) = tx.settlement(&bill.institution, &bill.bill_id)? {
             if existing.fingerprint != fingerprint {
-                return Err(Error::domain(ErrorCode::SettlementConflict, "ST6", format!("bill {} of {} was settled with other content", bill.bill_id, bill.institution)));
+                return Err(Error::domain(
+                    ErrorCode::SettlementConflict,
+                    "ST6",
+                    format!("bill {} of {} was settled with other content", bill.bill_id, bill.institution),
+                ));
             }
             return Ok(outcome_of_stored(&existing));
         }
@@ -126,9 +137,17 @@ impl<S: Store> Engine<S> {
         let totals = tx.year_totals(&patient.psn_no, year, bill.visit)?;
         let benefit = match (&bill.content, policy.benefit(bill.visit)) {
             (BillContent::Items(_), None) => {
-                return Err(Error::domain(ErrorCode::SettlementInvalidBill, "ST1", format!("policy {} has no benefit rules for {} visits", policy.id, bill.visit)));
+                return Err(Error::domain(
+                    ErrorCode::SettlementInvalidBill,
+                    "ST1",
+                    format!("policy {} has no benefit rules for {} visits", policy.id, bill.visit),
+                ));
             }
-            (_, benefit) => benefit.cloned().unwrap_or(gongji_core::policy::Benefit { deductible: Money::ZERO, fund_ratio: gongji_core::Ratio::ZERO, annual_cap: Money::ZERO }),
+            (_, benefit) => benefit.cloned().unwrap_or(gongji_core::policy::Benefit {
+                deductible: Money::ZERO,
+                fund_ratio: gongji_core::Ratio::ZERO,
+                annual_cap: Money::ZERO,
+            }),
         };
         let outcome = settlement::compute_benefit(&bill.content, &benefit, policy.class_b_self_pay_ratio, totals);
         let (sources, network_id) = funding_sources(tx, policy, &patient)?;
@@ -140,7 +159,13 @@ impl<S: Store> Engine<S> {
         postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PooledFund), amount: outcome.split.fund_pay.neg() });
         postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PatientCash), amount: plan.cash.neg() });
         postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::InstitutionClearing), amount: outcome.split.total() });
-        let entry = JournalEntry::new(EntryKind::Settlement, postings, provenance, Some(format!("settle:{}:{}", bill.institution, bill.bill_id)), format!("bill {} of {}", bill.bill_id, bill.institution))?;
+        let entry = JournalEntry::new(
+            EntryKind::Settlement,
+            postings,
+            provenance,
+            Some(format!("settle:{}:{}", bill.institution, bill.bill_id)),
+            format!("bill {} of {}", bill.bill_id, bill.institution),
+        )?;
         let entry_id = tx.post(&entry)?;
         tx.put_year_totals(&patient.psn_no, year, bill.visit, outcome.totals_after)?;
         let stored = StoredSettlement {
@@ -256,7 +281,13 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str) -
     postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PooledFund), amount: stored.split.fund_pay });
     postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::PatientCash), amount: stored.cash });
     postings.push(Posting { account: AccountRef::system(&patient.area, SystemAccount::InstitutionClearing), amount: stored.split.total().neg() });
-    let entry = JournalEntry::new(EntryKind::SettlementCancel, postings, ctx.provenance(), Some(format!("cancel:{institution}:{bill_id}")), format!("cancel bill {bill_id} of {institution}"))?;
+    let entry = JournalEntry::new(
+        EntryKind::SettlementCancel,
+        postings,
+        ctx.provenance(),
+        Some(format!("cancel:{institution}:{bill_id}")),
+        format!("cancel bill {bill_id} of {institution}"),
+    )?;
     let entry_id = tx.post(&entry)?;
     for (owner, amount) in &outcome.held {
         tx.insert_refund_holding(&NewRefundHolding {

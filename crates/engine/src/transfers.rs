@@ -41,7 +41,15 @@ impl<S: Store> Engine<S> {
             if available < amount {
                 return Err(Error::domain(ErrorCode::MoneyInsufficient, "T1", format!("{from} holds {available}, less than {amount}")));
             }
-            let entry = JournalEntry::transfer(EntryKind::MutualAidTransfer, source, AccountRef::person(psn_no, to), amount, ctx.provenance(), None, format!("{from}→{to}"))?;
+            let entry = JournalEntry::transfer(
+                EntryKind::MutualAidTransfer,
+                source,
+                AccountRef::person(psn_no, to),
+                amount,
+                ctx.provenance(),
+                None,
+                format!("{from}→{to}"),
+            )?;
             Ok(tx.post(&entry)?)
         })
     }

@@ -366,7 +366,15 @@ impl Session<'_> {
                 if args.json {
                     println!("{}", serde_json::to_string_pretty(&document)?);
                 } else {
-                    println!("bill {} of {}: total {}, fund {}, cash {}{}", outcome.bill_id, outcome.institution, outcome.total(), outcome.split.fund_pay, outcome.cash, if outcome.replayed { " (already settled)" } else { "" });
+                    println!(
+                        "bill {} of {}: total {}, fund {}, cash {}{}",
+                        outcome.bill_id,
+                        outcome.institution,
+                        outcome.total(),
+                        outcome.split.fund_pay,
+                        outcome.cash,
+                        if outcome.replayed { " (already settled)" } else { "" }
+                    );
                     for step in &outcome.steps {
                         println!("  [{}] {}", step.code, step.message);
                     }
@@ -488,7 +496,10 @@ impl Session<'_> {
         };
         match outcome {
             Ok(summary) => {
-                println!("imported {what}: {} row(s), {} written, {} already imported before, total {}", summary.rows, summary.written, summary.already_done, summary.total);
+                println!(
+                    "imported {what}: {} row(s), {} written, {} already imported before, total {}",
+                    summary.rows, summary.written, summary.already_done, summary.total
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(failure) => {
@@ -500,7 +511,14 @@ impl Session<'_> {
 
     fn audit(&self) -> Result<ExitCode> {
         let report = self.engine.audit()?;
-        println!("audit of {}: {} accounts, {} entries, {} postings, ledger total {}", self.engine.store().describe(), report.accounts, report.entries, report.postings, report.ledger_total);
+        println!(
+            "audit of {}: {} accounts, {} entries, {} postings, ledger total {}",
+            self.engine.store().describe(),
+            report.accounts,
+            report.entries,
+            report.postings,
+            report.ledger_total
+        );
         for m in &report.mismatched {
             println!("  MISMATCH {}: stored {}, sum of postings {}", m.account, m.stored, m.sum_of_postings);
         }
@@ -528,7 +546,10 @@ impl Session<'_> {
             }
             NetworkCommand::Add { promoter, member, relation } => {
                 let added = engine.add_member(&self.counter_for(promoter)?, promoter, member, relation)?;
-                println!("{member} added as {relation}: {}", if added == gongji_engine::networks::Added::Active { "active" } else { "pending their own confirmation (N10)" });
+                println!(
+                    "{member} added as {relation}: {}",
+                    if added == gongji_engine::networks::Added::Active { "active" } else { "pending their own confirmation (N10)" }
+                );
             }
             NetworkCommand::Confirm { member } => {
                 engine.confirm_member(&self.counter_for(member)?, member)?;
@@ -563,7 +584,17 @@ impl Session<'_> {
                     out.write_record(["id", "network_id", "business_date", "kind", "subject", "detail", "actor", "channel", "recorded_at"])?;
                 }
                 for e in &events {
-                    let row = [e.id.to_string(), e.event.network_id.to_string(), e.event.business_date.to_string(), e.event.kind.clone(), e.event.subject.clone().unwrap_or_default(), e.event.detail.clone(), e.event.actor.clone(), e.event.channel.clone(), e.event.recorded_at.to_rfc3339()];
+                    let row = [
+                        e.id.to_string(),
+                        e.event.network_id.to_string(),
+                        e.event.business_date.to_string(),
+                        e.event.kind.clone(),
+                        e.event.subject.clone().unwrap_or_default(),
+                        e.event.detail.clone(),
+                        e.event.actor.clone(),
+                        e.event.channel.clone(),
+                        e.event.recorded_at.to_rfc3339(),
+                    ];
                     if *csv {
                         out.write_record(&row)?;
                     } else {
@@ -577,7 +608,15 @@ impl Session<'_> {
                     out.write_record(["entry_id", "business_date", "psn_no", "kind", "amount", "actor", "channel"])?;
                 }
                 for m in &movements {
-                    let row = [m.entry_id.to_string(), m.business_date.to_string(), m.psn_no.clone(), m.kind.to_string(), m.amount.to_string(), m.actor.clone(), m.channel.clone()];
+                    let row = [
+                        m.entry_id.to_string(),
+                        m.business_date.to_string(),
+                        m.psn_no.clone(),
+                        m.kind.to_string(),
+                        m.amount.to_string(),
+                        m.actor.clone(),
+                        m.channel.clone(),
+                    ];
                     if *csv {
                         out.write_record(&row)?;
                     } else {
@@ -654,18 +693,46 @@ fn policy(command: &PolicyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Check { file } => {
-            let parsed = if Path::new(file).exists() { std::fs::read_to_string(file).map_err(anyhow::Error::from).and_then(|text| parse_policy(&text, file).map_err(anyhow::Error::from)) } else { load_policy(file).map_err(anyhow::Error::from) };
+            let parsed = if Path::new(file).exists() {
+                std::fs::read_to_string(file).map_err(anyhow::Error::from).and_then(|text| parse_policy(&text, file).map_err(anyhow::Error::from))
+            } else {
+                load_policy(file).map_err(anyhow::Error::from)
+            };
             match parsed {
                 Ok(policy) => {
-                    let models: Vec<&str> = [("network", policy.models.network), ("relative_transfer", policy.models.relative_transfer), ("association", policy.models.association), ("quota", policy.models.quota)]
-                        .iter()
-                        .filter(|(_, on)| *on)
-                        .map(|(name, _)| *name)
-                        .collect();
-                    println!("{file}: valid policy {} for {} from {}", policy.id, policy.area.as_ref().map(AreaCode::as_str).unwrap_or("every area without its own"), policy.effective_from);
+                    let models: Vec<&str> = [
+                        ("network", policy.models.network),
+                        ("relative_transfer", policy.models.relative_transfer),
+                        ("association", policy.models.association),
+                        ("quota", policy.models.quota),
+                    ]
+                    .iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(name, _)| *name)
+                    .collect();
+                    println!(
+                        "{file}: valid policy {} for {} from {}",
+                        policy.id,
+                        policy.area.as_ref().map(AreaCode::as_str).unwrap_or("every area without its own"),
+                        policy.effective_from
+                    );
                     println!("  models: {}", models.join(", "));
-                    println!("  relations: {}", policy.relations.iter().map(|r| match r.max { Some(max) => format!("{} (max {max})", r.name), None => r.name.clone() }).collect::<Vec<_>>().join(", "));
-                    println!("  interest: HIS {} CUR {}; preset date {:02}-{:02}", policy.interest_rate_his, policy.interest_rate_cur, policy.preset_date.0, policy.preset_date.1);
+                    println!(
+                        "  relations: {}",
+                        policy
+                            .relations
+                            .iter()
+                            .map(|r| match r.max {
+                                Some(max) => format!("{} (max {max})", r.name),
+                                None => r.name.clone(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    println!(
+                        "  interest: HIS {} CUR {}; preset date {:02}-{:02}",
+                        policy.interest_rate_his, policy.interest_rate_cur, policy.preset_date.0, policy.preset_date.1
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(err) => {

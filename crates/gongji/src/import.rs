@@ -89,12 +89,21 @@ fn empty_to_none(value: Option<String>) -> Option<String> {
 }
 
 fn person_of(row: PersonRow) -> Result<Person, DomainError> {
-    let insurance = InsuranceType::parse(&row.insurance).ok_or_else(|| bad(ErrorCode::InputInvalid, "P1", format!("unknown insurance type {:?}", row.insurance)))?;
+    let insurance =
+        InsuranceType::parse(&row.insurance).ok_or_else(|| bad(ErrorCode::InputInvalid, "P1", format!("unknown insurance type {:?}", row.insurance)))?;
     let status = match empty_to_none(row.status) {
         Some(text) => PersonStatus::parse(&text).ok_or_else(|| bad(ErrorCode::InputInvalid, "P1", format!("unknown status {text:?}")))?,
         None => PersonStatus::Normal,
     };
-    Ok(Person { psn_no: row.psn_no, name: row.name, id_number: IdNumber::parse(&row.id_number)?, area: AreaCode::parse(&row.area)?, insurance, phone: empty_to_none(row.phone), status })
+    Ok(Person {
+        psn_no: row.psn_no,
+        name: row.name,
+        id_number: IdNumber::parse(&row.id_number)?,
+        area: AreaCode::parse(&row.area)?,
+        insurance,
+        phone: empty_to_none(row.phone),
+        status,
+    })
 }
 
 fn credit_of(row: CreditRow) -> Result<Credit, DomainError> {
@@ -113,7 +122,12 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn run<T, U>(rows: Vec<(u64, Result<T, DomainError>)>, convert: impl Fn(T) -> Result<U, DomainError>, what: &str, apply: impl FnOnce(&[(u64, U)], &dyn Fn(u64)) -> Result<ImportSummary, ImportError>) -> Result<ImportSummary, ImportFailure> {
+fn run<T, U>(
+    rows: Vec<(u64, Result<T, DomainError>)>,
+    convert: impl Fn(T) -> Result<U, DomainError>,
+    what: &str,
+    apply: impl FnOnce(&[(u64, U)], &dyn Fn(u64)) -> Result<ImportSummary, ImportError>,
+) -> Result<ImportSummary, ImportFailure> {
     let mut good = Vec::with_capacity(rows.len());
     let mut errors = Vec::new();
     for (line, row) in rows {

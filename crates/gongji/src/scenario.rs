@@ -137,10 +137,8 @@ pub fn run_text(text: &str, base: Option<&Path>) -> Report {
 
 /// The `*.toml` files of a folder, sorted.
 pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
     files.sort();
     Ok(files)
 }
@@ -368,18 +366,31 @@ impl Runner {
             (Some(items), None) => {
                 let mut parsed = Vec::new();
                 for item in items {
-                    let class = ItemClass::parse(&item.class).ok_or_else(|| Error::domain(gongji_core::ErrorCode::SettlementInvalidBill, "ST1", format!("unknown item class {:?}", item.class)))?;
+                    let class = ItemClass::parse(&item.class)
+                        .ok_or_else(|| Error::domain(gongji_core::ErrorCode::SettlementInvalidBill, "ST1", format!("unknown item class {:?}", item.class)))?;
                     parsed.push(BillItem { code: item.code.clone(), name: item.name.clone().unwrap_or_default(), amount: Money::parse(&item.amount)?, class });
                 }
                 BillContent::Items(parsed)
             }
             (None, Some(split)) => {
                 let part = |value: &Option<String>| value.as_deref().map(Money::parse).transpose().map(Option::unwrap_or_default);
-                BillContent::Split(BillSplit { fund_pay: part(&split.fund_pay)?, self_borne: part(&split.self_borne)?, first_self_pay: part(&split.first_self_pay)?, self_funded: part(&split.self_funded)? })
+                BillContent::Split(BillSplit {
+                    fund_pay: part(&split.fund_pay)?,
+                    self_borne: part(&split.self_borne)?,
+                    first_self_pay: part(&split.first_self_pay)?,
+                    self_funded: part(&split.self_funded)?,
+                })
             }
             _ => return Err(input_error("a bill gives either `items` or `split`".into())),
         };
-        Ok(Bill { institution: step.institution.clone().unwrap_or_else(|| DEFAULT_INSTITUTION.to_string()), bill_id: need(&step.bill, "bill")?, patient, visit, date: day, content })
+        Ok(Bill {
+            institution: step.institution.clone().unwrap_or_else(|| DEFAULT_INSTITUTION.to_string()),
+            bill_id: need(&step.bill, "bill")?,
+            patient,
+            visit,
+            date: day,
+            content,
+        })
     }
 
     fn check_expect(&self, step: &StepSpec, result: &Value) -> Result<(), String> {
@@ -418,14 +429,25 @@ impl Runner {
             }
         }
         if let Some(held) = &expect.held {
-            let actual: BTreeMap<String, String> = result.get("held").and_then(Value::as_object).map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default();
-            let expected: BTreeMap<String, String> = held.iter().map(|(k, v)| Ok((k.clone(), Money::parse(v).map_err(|e| format!("expect.held: {e}"))?.to_string()))).collect::<Result<_, String>>()?;
+            let actual: BTreeMap<String, String> = result
+                .get("held")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                .unwrap_or_default();
+            let expected: BTreeMap<String, String> = held
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), Money::parse(v).map_err(|e| format!("expect.held: {e}"))?.to_string())))
+                .collect::<Result<_, String>>()?;
             if actual != expected {
                 let _ = write!(diffs, "\n  held: expected {expected:?}, actual {actual:?}");
             }
         }
         if let Some(codes) = &expect.step_codes {
-            let actual: Vec<String> = result.get("steps").and_then(Value::as_array).map(|s| s.iter().filter_map(|x| x.get("code").and_then(Value::as_str).map(str::to_string)).collect()).unwrap_or_default();
+            let actual: Vec<String> = result
+                .get("steps")
+                .and_then(Value::as_array)
+                .map(|s| s.iter().filter_map(|x| x.get("code").and_then(Value::as_str).map(str::to_string)).collect())
+                .unwrap_or_default();
             for code in codes {
                 if !actual.contains(code) {
                     let _ = write!(diffs, "\n  step code {code} missing; steps had {actual:?}");

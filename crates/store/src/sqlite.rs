@@ -103,9 +103,7 @@ fn backend(err: rusqlite::Error) -> StoreError {
     match &err {
         rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => StoreError::Busy,
-            rusqlite::ErrorCode::ConstraintViolation => {
-                StoreError::AlreadyExists(message.clone().unwrap_or_else(|| "constraint violation".into()))
-            }
+            rusqlite::ErrorCode::ConstraintViolation => StoreError::AlreadyExists(message.clone().unwrap_or_else(|| "constraint violation".into())),
             _ => StoreError::Backend(err.to_string()),
         },
         _ => StoreError::Backend(err.to_string()),
@@ -192,9 +190,7 @@ impl SqliteTx<'_> {
             .conn
             .prepare_cached("SELECT psn_no, relation, state FROM network_members WHERE network_id = ?1 AND state <> 'left' ORDER BY position")
             .map_err(backend)?;
-        let rows = stmt
-            .query_map([network_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)))
-            .map_err(backend)?;
+        let rows = stmt.query_map([network_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))).map_err(backend)?;
         let mut members = Vec::new();
         for row in rows {
             let (psn_no, relation, state) = row.map_err(backend)?;
@@ -247,7 +243,16 @@ impl Tx for SqliteTx<'_> {
             .execute(
                 "INSERT INTO person_status_changes (psn_no, from_status, to_status, reason, actor, channel, business_date, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![psn_no, from, status.as_str(), reason, actor_text(provenance), provenance.channel.as_str(), date_text(provenance.business_date), provenance.recorded_at.to_rfc3339()],
+                params![
+                    psn_no,
+                    from,
+                    status.as_str(),
+                    reason,
+                    actor_text(provenance),
+                    provenance.channel.as_str(),
+                    date_text(provenance.business_date),
+                    provenance.recorded_at.to_rfc3339()
+                ],
             )
             .map_err(backend)?;
         Ok(())
@@ -284,7 +289,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
-        let fen: Option<i64> = self.conn.query_row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
+        let fen: Option<i64> =
+            self.conn.query_row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
         Ok(Money::from_fen(fen.unwrap_or(0)))
     }
 
@@ -295,7 +301,15 @@ impl Tx for SqliteTx<'_> {
         let provenance = &entry.provenance;
         let inserted = self.conn.execute(
             "INSERT INTO journal_entries (kind, idempotency_key, actor, channel, business_date, recorded_at, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![entry.kind.as_str(), entry.idempotency_key, actor_text(provenance), provenance.channel.as_str(), date_text(provenance.business_date), provenance.recorded_at.to_rfc3339(), entry.memo],
+            params![
+                entry.kind.as_str(),
+                entry.idempotency_key,
+                actor_text(provenance),
+                provenance.channel.as_str(),
+                date_text(provenance.business_date),
+                provenance.recorded_at.to_rfc3339(),
+                entry.memo
+            ],
         );
         match inserted {
             Ok(_) => {}
@@ -317,7 +331,8 @@ impl Tx for SqliteTx<'_> {
             if new_balance < 0 && !may_go_negative {
                 return Err(StoreError::NegativeBalance(posting.account.key()));
             }
-            let product = BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }.accrue_to(Money::from_fen(balance), provenance.business_date);
+            let product =
+                BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }.accrue_to(Money::from_fen(balance), provenance.business_date);
             let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
             self.conn
                 .execute(
@@ -422,11 +437,8 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self.conn.prepare("SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount_fen) <> 0 ORDER BY entry_id").map_err(backend)?;
         report.unbalanced_entries = stmt.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
         let mut stmt = self.conn.prepare("SELECT account_key, balance_fen FROM accounts WHERE may_go_negative = 0 AND balance_fen < 0").map_err(backend)?;
-        report.negative = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?))))
-            .map_err(backend)?
-            .collect::<Result<_, _>>()
-            .map_err(backend)?;
+        report.negative =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?)))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
         let total: i64 = self.conn.query_row("SELECT COALESCE(SUM(amount_fen), 0) FROM postings", [], |r| r.get(0)).map_err(backend)?;
         report.ledger_total = Money::from_fen(total);
         Ok(report)
@@ -434,14 +446,20 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
         self.conn
-            .execute("INSERT INTO networks (area, promoter, created_at) VALUES (?1, ?2, ?3)", params![area.as_str(), promoter, provenance.recorded_at.to_rfc3339()])
+            .execute(
+                "INSERT INTO networks (area, promoter, created_at) VALUES (?1, ?2, ?3)",
+                params![area.as_str(), promoter, provenance.recorded_at.to_rfc3339()],
+            )
             .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
     }
 
     fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>> {
-        let id: Option<i64> =
-            self.conn.query_row("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        let id: Option<i64> = self
+            .conn
+            .query_row("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
         match id {
             Some(id) => self.load_network(id),
             None => Ok(None),
@@ -468,7 +486,10 @@ impl Tx for SqliteTx<'_> {
 
     fn set_member_state(&mut self, network_id: i64, psn_no: &str, state: MemberState) -> StoreResult<()> {
         self.conn
-            .execute("UPDATE network_members SET state = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'", params![state.as_str(), network_id, psn_no])
+            .execute(
+                "UPDATE network_members SET state = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
+                params![state.as_str(), network_id, psn_no],
+            )
             .map_err(backend)?;
         Ok(())
     }
@@ -486,7 +507,10 @@ impl Tx for SqliteTx<'_> {
     fn set_order(&mut self, network_id: i64, order: &[String]) -> StoreResult<()> {
         for (index, psn_no) in order.iter().enumerate() {
             self.conn
-                .execute("UPDATE network_members SET position = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'", params![index as i64 + 1, network_id, psn_no])
+                .execute(
+                    "UPDATE network_members SET position = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
+                    params![index as i64 + 1, network_id, psn_no],
+                )
                 .map_err(backend)?;
         }
         Ok(())
@@ -494,7 +518,9 @@ impl Tx for SqliteTx<'_> {
 
     fn dissolve_network(&mut self, network_id: i64, provenance: &Provenance) -> StoreResult<()> {
         let at = provenance.recorded_at.to_rfc3339();
-        self.conn.execute("UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND state <> 'left'", params![at, network_id]).map_err(backend)?;
+        self.conn
+            .execute("UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND state <> 'left'", params![at, network_id])
+            .map_err(backend)?;
         self.conn.execute("UPDATE networks SET dissolved_at = ?1 WHERE id = ?2", params![at, network_id]).map_err(backend)?;
         Ok(())
     }
@@ -548,7 +574,17 @@ impl Tx for SqliteTx<'_> {
             let (id, network_id, kind, subject, detail, actor, channel, day, at) = row.map_err(backend)?;
             events.push(NetworkEvent {
                 id,
-                event: NewNetworkEvent { network_id, area: area.clone(), kind, subject, detail, actor, channel, business_date: parse_date(&day)?, recorded_at: parse_instant(&at)? },
+                event: NewNetworkEvent {
+                    network_id,
+                    area: area.clone(),
+                    kind,
+                    subject,
+                    detail,
+                    actor,
+                    channel,
+                    business_date: parse_date(&day)?,
+                    recorded_at: parse_instant(&at)?,
+                },
             });
         }
         Ok(events)
@@ -565,13 +601,29 @@ impl Tx for SqliteTx<'_> {
             .map_err(backend)?;
         let rows = stmt
             .query_map(params![area.as_str(), date_text(from), date_text(to)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
             })
             .map_err(backend)?;
         let mut movements = Vec::new();
         for row in rows {
             let (entry_id, psn_no, kind, day, fen, actor, channel) = row.map_err(backend)?;
-            movements.push(MutMovement { entry_id, psn_no, kind: parse_entry_kind(&kind)?, business_date: parse_date(&day)?, amount: Money::from_fen(fen), actor, channel });
+            movements.push(MutMovement {
+                entry_id,
+                psn_no,
+                kind: parse_entry_kind(&kind)?,
+                business_date: parse_date(&day)?,
+                amount: Money::from_fen(fen),
+                actor,
+                channel,
+            });
         }
         Ok(movements)
     }
@@ -588,7 +640,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>> {
-        let fen: Option<Option<i64>> = self.conn.query_row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        let fen: Option<Option<i64>> =
+            self.conn.query_row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
         Ok(fen.flatten().map(Money::from_fen))
     }
 
@@ -624,7 +677,8 @@ impl Tx for SqliteTx<'_> {
         let Some((id, patient, visit, bill_date, fingerprint, policy_id, policy_from, network_id, fen, entry_id, cancel_entry, cancel_date)) = header else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare_cached("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq").map_err(backend)?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq").map_err(backend)?;
         let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).map_err(backend)?;
         let mut lines = Vec::new();
         for row in rows {
@@ -657,7 +711,12 @@ impl Tx for SqliteTx<'_> {
             policy_id,
             policy_effective_from: parse_date(&policy_from)?,
             network_id,
-            split: BillSplit { fund_pay: Money::from_fen(fen[0]), self_borne: Money::from_fen(fen[1]), first_self_pay: Money::from_fen(fen[2]), self_funded: Money::from_fen(fen[3]) },
+            split: BillSplit {
+                fund_pay: Money::from_fen(fen[0]),
+                self_borne: Money::from_fen(fen[1]),
+                first_self_pay: Money::from_fen(fen[2]),
+                self_funded: Money::from_fen(fen[3]),
+            },
             deductible_applied: Money::from_fen(fen[4]),
             cash: Money::from_fen(fen[5]),
             entry_id,
@@ -696,7 +755,10 @@ impl Tx for SqliteTx<'_> {
         let id = self.conn.last_insert_rowid();
         for (seq, (account, role, amount)) in s.lines.iter().enumerate() {
             self.conn
-                .execute("INSERT INTO settlement_lines (settlement_id, seq, account_key, role, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5)", params![id, seq as i64, account.key(), role, amount.fen()])
+                .execute(
+                    "INSERT INTO settlement_lines (settlement_id, seq, account_key, role, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, seq as i64, account.key(), role, amount.fen()],
+                )
                 .map_err(backend)?;
         }
         for (seq, step) in s.steps.iter().enumerate() {
@@ -768,7 +830,15 @@ impl Tx for SqliteTx<'_> {
             .map_err(backend)?;
         let rows = stmt
             .query_map([date_text(day)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?, r.get::<_, String>(6)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
             })
             .map_err(backend)?;
         let mut holdings = Vec::new();
