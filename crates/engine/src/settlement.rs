@@ -255,11 +255,12 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str) -
     if let Some((cancel_entry_id, _)) = stored.cancelled {
         // A repeated cancel (a retry from the institution) answers with what the first did.
         let entry = tx.entry(cancel_entry_id)?.ok_or_else(|| gongji_store::StoreError::Corrupt(format!("cancel entry {cancel_entry_id} missing")))?;
-        for (account, amount) in entry.postings {
-            match account {
-                AccountRef::Person { .. } => outcome.returned.push((account, amount)),
-                AccountRef::System { kind: SystemAccount::RefundHolding, .. } => outcome.held.push((String::new(), amount)),
-                AccountRef::System { .. } => {}
+        for (account, _, amount) in &stored.lines {
+            let returned_directly = entry.postings.iter().any(|(posted, _)| posted == account);
+            if returned_directly {
+                outcome.returned.push((account.clone(), *amount));
+            } else {
+                outcome.held.push((account.owner().unwrap_or_default().to_string(), *amount));
             }
         }
         outcome.replayed = true;

@@ -59,7 +59,6 @@ struct StepSpec {
     relation: Option<String>,
     order: Option<Vec<String>>,
     person: Option<String>,
-    relative: Option<String>,
     from: Option<String>,
     to: Option<String>,
     amount: Option<String>,
