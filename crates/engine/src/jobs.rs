@@ -3,12 +3,59 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
-use gongji_core::ledger::{EntryKind, JournalEntry};
-use gongji_core::{AccountRef, Money, PersonAccount, SystemAccount};
-use gongji_store::Store;
+use chrono::{Datelike, NaiveDate};
+use gongji_core::interest::BalanceProduct;
+use gongji_core::ledger::{EntryKind, JournalEntry, Posting};
+use gongji_core::network::MemberState;
+use gongji_core::policy::YearEndStep;
+use gongji_core::{AccountRef, AreaCode, ErrorCode, Money, Person, PersonAccount, PersonStatus, Policy, SystemAccount};
+use gongji_store::{JobMark, Liquidation, Store, Tx};
 
-use crate::{Context, Engine, Result};
+use crate::{load_person, persons::set_status_in, Context, Engine, Error, Result};
+
+/// Persons per transaction in the batch jobs: large enough to amortise the durable commit,
+/// small enough that a crash redoes little and writers of the day are not held up long.
+pub const JOB_BATCH_LEN_DEFAULT: usize = 500;
+
+/// How a job run reports and may be interrupted.
+pub struct JobHooks<'a> {
+    /// Called after each batch commits: (subjects done, subjects in all, where known).
+    pub progress: &'a dyn Fn(u64, u64),
+    /// Called for each subject inside its batch's transaction, before the commit: lets the
+    /// crash tests kill the process at any point of a run.
+    pub on_subject: &'a dyn Fn(u64),
+    pub batch_len: usize,
+}
+
+impl Default for JobHooks<'_> {
+    fn default() -> Self {
+        JobHooks { progress: &|_, _| {}, on_subject: &|_| {}, batch_len: JOB_BATCH_LEN_DEFAULT }
+    }
+}
+
+/// Why a person is closed (B4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiquidationReason {
+    Death,
+    TransferOut,
+}
+
+impl LiquidationReason {
+    pub fn parse(text: &str) -> Option<LiquidationReason> {
+        match text {
+            "death" => Some(LiquidationReason::Death),
+            "transfer_out" => Some(LiquidationReason::TransferOut),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiquidationReason::Death => "death",
+            LiquidationReason::TransferOut => "transfer_out",
+        }
+    }
+}
 
 /// What a job run did (B1–B4: accounts, amounts, skipped with reasons, time).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -19,6 +66,8 @@ pub struct JobSummary {
     pub amount: Money,
     pub skipped: Vec<(String, String)>,
     pub elapsed: Duration,
+    /// Subjects already done by an earlier (possibly interrupted) run of the same period.
+    pub already_done: u64,
 }
 
 impl<S: Store> Engine<S> {
@@ -62,4 +111,343 @@ impl<S: Store> Engine<S> {
         summary.elapsed = started.elapsed();
         Ok(summary)
     }
+}
+
+impl<S: Store> Engine<S> {
+    /// B1: year-end for `year` in every area, in the steps and order of the policy in force on
+    /// 31 December: MUT→HIS sweep; interest on HIS + MUT (and CUR at its own rate) by the
+    /// daily-balance product, half-up to the fen, from the interest-expense account; CUR→HIS
+    /// roll-over. Each person is done once per year (a job mark in the same transaction), so a
+    /// rerun or a run after a crash posts nothing twice.
+    pub fn run_year_end(&self, year: i32, hooks: &JobHooks<'_>) -> Result<JobSummary> {
+        let started = Instant::now();
+        let last_day = NaiveDate::from_ymd_opt(year, 12, 31).ok_or_else(|| Error::domain(ErrorCode::InputInvalid, "B1", format!("no such year {year}")))?;
+        let ctx = Context::batch("year_end", last_day);
+        let period = year.to_string();
+        let mut summary = JobSummary { job: "year_end".into(), date: Some(last_day), ..JobSummary::default() };
+        let areas = self.store.read(|tx| Ok::<_, Error>(tx.person_areas()?))?;
+        let mut done: u64 = 0;
+        for area in areas {
+            let policy = self.policy(&area, last_day)?.clone();
+            self.for_each_batch(
+                &area,
+                hooks,
+                &mut done,
+                |tx, person| {
+                    if let Some(outcome) = tx.job_mark("year_end", &period, &person.psn_no)? {
+                        return Ok(Subject::AlreadyDone(outcome));
+                    }
+                    let moved = year_end_for(tx, &ctx, &policy, person, year)?;
+                    tx.insert_job_mark(&JobMark {
+                        job: "year_end".into(),
+                        period: period.clone(),
+                        subject: person.psn_no.clone(),
+                        outcome: format!("done: {moved}"),
+                        recorded_at: ctx.now,
+                    })?;
+                    Ok(Subject::Done(moved))
+                },
+                &mut summary,
+            )?;
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// B2, T2: on each area's preset date, moves every member's preset HIS→MUT; skips (and
+    /// records why) when HIS is below the preset, the status is not normal, or the person is no
+    /// longer a confirmed network member. Areas whose policy date is another day are skipped.
+    pub fn run_presets(&self, date: NaiveDate, hooks: &JobHooks<'_>) -> Result<JobSummary> {
+        let started = Instant::now();
+        let ctx = Context::batch("preset", date);
+        let period = date.to_string();
+        let mut summary = JobSummary { job: "preset".into(), date: Some(date), ..JobSummary::default() };
+        let areas = self.store.read(|tx| Ok::<_, Error>(tx.person_areas()?))?;
+        let mut done: u64 = 0;
+        for area in areas {
+            let policy = self.policy(&area, date)?;
+            if !policy.models.network {
+                continue;
+            }
+            if policy.preset_date != (date.month(), date.day()) {
+                summary
+                    .skipped
+                    .push((area.to_string(), format!("the preset date of {} is {:02}-{:02}", policy.id, policy.preset_date.0, policy.preset_date.1)));
+                continue;
+            }
+            let mut after = String::new();
+            loop {
+                let page = self.store.read(|tx| Ok::<_, Error>(tx.presets_in_area(&area, &after, hooks.batch_len)?))?;
+                let Some((last, _)) = page.last() else { break };
+                after = last.clone();
+                let outcomes = self.store.write(|tx| {
+                    let mut outcomes = Vec::with_capacity(page.len());
+                    for (psn_no, preset) in &page {
+                        done += 1;
+                        (hooks.on_subject)(done);
+                        if let Some(outcome) = tx.job_mark("preset", &period, psn_no)? {
+                            outcomes.push((psn_no.clone(), Subject::AlreadyDone(outcome)));
+                            continue;
+                        }
+                        let outcome = preset_for(tx, &ctx, psn_no, *preset)?;
+                        let text = match &outcome {
+                            Subject::Done(amount) => format!("done: {amount}"),
+                            Subject::Skipped(reason) => format!("skipped: {reason}"),
+                            Subject::AlreadyDone(text) => text.clone(),
+                        };
+                        tx.insert_job_mark(&JobMark {
+                            job: "preset".into(),
+                            period: period.clone(),
+                            subject: psn_no.clone(),
+                            outcome: text,
+                            recorded_at: ctx.now,
+                        })?;
+                        outcomes.push((psn_no.clone(), outcome));
+                    }
+                    Ok::<_, Error>(outcomes)
+                })?;
+                for (psn_no, outcome) in outcomes {
+                    summary.count(&psn_no, outcome);
+                }
+                (hooks.progress)(done, 0);
+            }
+        }
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// B4: closes a person's accounts on death or transfer out: interest to date on HIS + MUT
+    /// (and CUR), everything moved to the liquidation payable for the heirs or the receiving
+    /// area (`payee`), the person `cancelled`, and their network left or dissolved (N4).
+    pub fn liquidate(&self, ctx: &Context, psn_no: &str, reason: LiquidationReason, payee: &str) -> Result<Liquidation> {
+        if payee.trim().is_empty() {
+            return Err(Error::domain(ErrorCode::InputInvalid, "B4", "name the heirs, or the planning area the person moves to"));
+        }
+        self.store.write(|tx| {
+            let person = load_person(tx, psn_no)?;
+            if tx.liquidation(psn_no)?.is_some() || person.status == PersonStatus::Cancelled {
+                return Err(Error::domain(ErrorCode::PersonStatus, "B4", format!("{psn_no} is already cancelled")));
+            }
+            if reason == LiquidationReason::TransferOut && AreaCode::parse(payee).is_err() {
+                return Err(Error::domain(ErrorCode::InputInvalid, "B4", "a transfer out names the receiving planning area (6 digits)"));
+            }
+            let policy = self.policy(&person.area, ctx.business_date)?;
+            let accounts = [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut].map(|kind| AccountRef::person(psn_no, kind));
+            let mut principal = Money::ZERO;
+            let mut products = Vec::new();
+            let mut postings = Vec::new();
+            for account in &accounts {
+                let balance = tx.balance(account)?;
+                products.push(product_through(tx, account, ctx.business_date)?);
+                principal = principal.plus(balance);
+                postings.push(Posting { account: account.clone(), amount: balance.neg() });
+            }
+            let historical = BalanceProduct { fen_days: products[1].fen_days + products[2].fen_days, as_of: ctx.business_date };
+            let interest = historical.interest(policy.interest_rate_his).plus(products[0].interest(policy.interest_rate_cur));
+            let payable = AccountRef::system(&person.area, SystemAccount::LiquidationPayable);
+            postings.push(Posting { account: AccountRef::system(&person.area, SystemAccount::InterestExpense), amount: interest.neg() });
+            postings.push(Posting { account: payable, amount: principal.plus(interest) });
+            // A person with nothing left gets no entry; the record and the status change stand.
+            let entry_id = if principal.is_zero() && interest.is_zero() {
+                None
+            } else {
+                let memo = format!("{} to {payee}", reason.as_str());
+                Some(tx.post(&JournalEntry::new(EntryKind::Liquidation, postings, ctx.provenance(), Some(format!("liquidate:{psn_no}")), memo)?)?)
+            };
+            for account in &accounts {
+                tx.set_product(account, BalanceProduct::start(ctx.business_date))?;
+            }
+            let record = Liquidation {
+                psn_no: psn_no.to_string(),
+                reason: reason.as_str().to_string(),
+                business_date: ctx.business_date,
+                principal,
+                interest,
+                payee: payee.to_string(),
+                entry_id,
+            };
+            tx.insert_liquidation(&record)?;
+            set_status_in(tx, ctx, psn_no, PersonStatus::Cancelled, &format!("liquidated: {}", reason.as_str()))?;
+            Ok(record)
+        })
+    }
+
+    /// Runs `work` for every person of `area`, `hooks.batch_len` persons per transaction.
+    fn for_each_batch(
+        &self,
+        area: &AreaCode,
+        hooks: &JobHooks<'_>,
+        done: &mut u64,
+        mut work: impl FnMut(&mut dyn Tx, &Person) -> Result<Subject>,
+        summary: &mut JobSummary,
+    ) -> Result<()> {
+        let mut after = String::new();
+        loop {
+            let page = self.store.read(|tx| Ok::<_, Error>(tx.persons_in_area(area, &after, hooks.batch_len)?))?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = last.psn_no.clone();
+            let outcomes = self.store.write(|tx| {
+                let mut outcomes = Vec::with_capacity(page.len());
+                for (index, person) in page.iter().enumerate() {
+                    (hooks.on_subject)(*done + index as u64 + 1);
+                    outcomes.push((person.psn_no.clone(), work(tx, person)?));
+                }
+                Ok::<_, Error>(outcomes)
+            })?;
+            *done += outcomes.len() as u64;
+            for (psn_no, outcome) in outcomes {
+                summary.count(&psn_no, outcome);
+            }
+            (hooks.progress)(*done, 0);
+        }
+    }
+}
+
+/// What a job did for one subject.
+enum Subject {
+    Done(Money),
+    Skipped(String),
+    AlreadyDone(String),
+}
+
+impl JobSummary {
+    fn count(&mut self, subject: &str, outcome: Subject) {
+        match outcome {
+            Subject::Done(amount) => {
+                if amount.is_positive() {
+                    self.accounts += 1;
+                    self.amount = self.amount.plus(amount);
+                }
+            }
+            Subject::Skipped(reason) => self.skipped.push((subject.to_string(), reason)),
+            Subject::AlreadyDone(_) => self.already_done += 1,
+        }
+    }
+}
+
+/// The year-end steps for one person; returns the interest credited.
+fn year_end_for(tx: &mut dyn Tx, ctx: &Context, policy: &Policy, person: &Person, year: i32) -> Result<Money> {
+    let psn = person.psn_no.as_str();
+    let [cur, his, mutual] = [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut].map(|kind| AccountRef::person(psn, kind));
+    let new_year = NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("valid date");
+    let key = |step: &str| Some(format!("year_end:{year}:{step}:{psn}"));
+    let mut interest = Money::ZERO;
+    let mut products_restarted = false;
+    for step in &policy.year_end_steps {
+        match step {
+            YearEndStep::SweepMutToHis => {
+                let amount = tx.balance(&mutual)?;
+                if amount.is_positive() {
+                    tx.post(&JournalEntry::transfer(
+                        EntryKind::YearEndSweep,
+                        mutual.clone(),
+                        his.clone(),
+                        amount,
+                        ctx.provenance(),
+                        key("sweep"),
+                        "MUT→HIS at year-end",
+                    )?)?;
+                }
+            }
+            YearEndStep::Interest => {
+                let [cur_product, his_product, mut_product] = [&cur, &his, &mutual].map(|account| product_through(tx, account, new_year));
+                let (cur_product, his_product, mut_product) = (cur_product?, his_product?, mut_product?);
+                // seeds/003 七 (二): interest on the historical money, HIS and MUT together.
+                let historical = BalanceProduct { fen_days: his_product.fen_days + mut_product.fen_days, as_of: new_year };
+                interest = historical.interest(policy.interest_rate_his).plus(cur_product.interest(policy.interest_rate_cur));
+                if interest.is_positive() {
+                    let expense = AccountRef::system(&person.area, SystemAccount::InterestExpense);
+                    tx.post(&JournalEntry::transfer(
+                        EntryKind::Interest,
+                        expense,
+                        his.clone(),
+                        interest,
+                        ctx.provenance(),
+                        key("interest"),
+                        format!("interest {year}"),
+                    )?)?;
+                }
+                restart_products(tx, &[&cur, &his, &mutual], new_year)?;
+                products_restarted = true;
+            }
+            YearEndStep::RollOverCurToHis => {
+                let amount = tx.balance(&cur)?;
+                if amount.is_positive() {
+                    tx.post(&JournalEntry::transfer(
+                        EntryKind::RollOver,
+                        cur.clone(),
+                        his.clone(),
+                        amount,
+                        ctx.provenance(),
+                        key("roll_over"),
+                        "CUR→HIS at year-end",
+                    )?)?;
+                }
+            }
+        }
+    }
+    if !products_restarted {
+        restart_products(tx, &[&cur, &his, &mutual], new_year)?;
+    }
+    Ok(interest)
+}
+
+/// Starts every account's product afresh at `new_year`, keeping the days of the new year that
+/// postings dated after 31 December have already accrued.
+fn restart_products(tx: &mut dyn Tx, accounts: &[&AccountRef], new_year: NaiveDate) -> Result<()> {
+    for account in accounts {
+        let Some(stored) = tx.balance_product(account)? else { continue };
+        let through_year_end = product_through(tx, account, new_year)?;
+        let balance = tx.balance(account)?;
+        let carried = stored.accrue_to(balance, new_year).fen_days - through_year_end.fen_days;
+        tx.set_product(account, BalanceProduct { fen_days: carried, as_of: stored.as_of.max(new_year) })?;
+    }
+    Ok(())
+}
+
+/// The account's daily-balance product for the days before `day`: the stored product accrued
+/// forward to `day`, or, when postings dated `day` or later were already accrued, the stored
+/// product less those days (each day's closing balance rebuilt from the postings since).
+fn product_through(tx: &mut dyn Tx, account: &AccountRef, day: NaiveDate) -> Result<BalanceProduct> {
+    let balance = tx.balance(account)?;
+    let Some(stored) = tx.balance_product(account)? else { return Ok(BalanceProduct::start(day)) };
+    if stored.as_of <= day {
+        return Ok(stored.accrue_to(balance, day));
+    }
+    let later = tx.statement(account, day, NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"))?;
+    let mut extra: i128 = 0;
+    let mut current = day;
+    while current < stored.as_of {
+        let closing = balance.fen() - later.iter().filter(|line| line.business_date > current).map(|line| line.amount.fen()).sum::<i64>();
+        extra += closing as i128;
+        current = current.succ_opt().expect("date in range");
+    }
+    Ok(BalanceProduct { fen_days: stored.fen_days - extra, as_of: day })
+}
+
+fn preset_for(tx: &mut dyn Tx, ctx: &Context, psn_no: &str, preset: Money) -> Result<Subject> {
+    let person = load_person(tx, psn_no)?;
+    if person.status != PersonStatus::Normal {
+        return Ok(Subject::Skipped(format!("status is {} (T2)", person.status)));
+    }
+    let member = tx.network_of(psn_no)?.and_then(|n| n.member(psn_no).map(|m| m.state));
+    if member != Some(MemberState::Active) {
+        return Ok(Subject::Skipped("no longer a confirmed network member (T2)".into()));
+    }
+    let his = AccountRef::person(psn_no, PersonAccount::His);
+    let available = tx.balance(&his)?;
+    if available < preset {
+        return Ok(Subject::Skipped(format!("HIS {available} is below the preset {preset} (T2)")));
+    }
+    let key = Some(format!("preset:{}:{psn_no}", ctx.business_date));
+    tx.post(&JournalEntry::transfer(
+        EntryKind::MutualAidTransfer,
+        his,
+        AccountRef::person(psn_no, PersonAccount::Mut),
+        preset,
+        ctx.provenance(),
+        key,
+        "preset HIS→MUT",
+    )?)?;
+    Ok(Subject::Done(preset))
 }

@@ -103,6 +103,17 @@ pub enum Command {
     /// Batch jobs (§10).
     #[command(subcommand)]
     Job(JobCommand),
+    /// Close a person's accounts on death or transfer out (B4).
+    Liquidate {
+        #[arg(long)]
+        person: String,
+        /// `death` or `transfer_out`
+        #[arg(long)]
+        reason: String,
+        /// The heirs (death) or the receiving planning area (transfer out).
+        #[arg(long)]
+        payee: String,
+    },
     /// Run scenario files (§13).
     #[command(subcommand)]
     Scenario(ScenarioCommand),
@@ -256,12 +267,17 @@ pub enum QueryCommand {
 
 #[derive(Subcommand)]
 pub enum JobCommand {
-    /// Run a job for a date.
+    /// Run a batch job (§10). Every job is idempotent for its period and resumable after a crash.
     Run {
-        /// `refund-sync`
+        /// `year-end` (B1, needs --year), `preset` (B2, needs --date), `refund-sync` (B3, needs --date)
         name: String,
         #[arg(long)]
-        date: NaiveDate,
+        year: Option<i32>,
+        #[arg(long = "for-date")]
+        for_date: Option<NaiveDate>,
+        /// Persons per transaction.
+        #[arg(long, default_value_t = gongji_engine::jobs::JOB_BATCH_LEN_DEFAULT)]
+        batch: usize,
     },
 }
 
@@ -409,33 +425,56 @@ impl Session<'_> {
                 }
             }
             Command::Query(command) => self.query(command)?,
-            Command::Job(JobCommand::Run { name, date }) => {
-                let summary = match name.as_str() {
-                    "refund-sync" | "refund_sync" => {
-                        let bar = indicatif::ProgressBar::new(0);
-                        let summary = engine.run_refund_sync(*date, &|done, total| {
-                            bar.set_length(total);
-                            bar.set_position(done);
-                        })?;
-                        bar.finish_and_clear();
-                        summary
-                    }
-                    other => bail!("unknown job {other:?}; this version runs: refund-sync"),
-                };
+            Command::Job(JobCommand::Run { name, year, for_date, batch }) => return self.run_job(name, *year, *for_date, *batch),
+            Command::Liquidate { person, reason, payee } => {
+                let reason = gongji_engine::jobs::LiquidationReason::parse(reason).ok_or_else(|| anyhow::anyhow!("reason is death or transfer_out"))?;
+                let record = engine.liquidate(&self.counter_for(person)?, person, reason, payee)?;
                 println!(
-                    "job {} for {}: {} account(s), {} moved, {} skipped, {} ms",
-                    summary.job,
-                    date,
-                    summary.accounts,
-                    summary.amount,
-                    summary.skipped.len(),
-                    summary.elapsed.as_millis()
+                    "{person} liquidated ({}): principal {}, interest {}, payable to {}; status cancelled",
+                    record.reason, record.principal, record.interest, record.payee
                 );
-                for (who, why) in &summary.skipped {
-                    println!("  skipped {who}: {why}");
-                }
             }
             Command::Scenario(_) | Command::Policy(_) => unreachable!("handled before opening the store"),
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn run_job(&self, name: &str, year: Option<i32>, for_date: Option<NaiveDate>, batch_len: usize) -> Result<ExitCode> {
+        let date = for_date.or(self.cli.date);
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} done ({elapsed})").expect("valid template"));
+        bar.set_message(name.to_string());
+        let progress = |done: u64, _total: u64| bar.set_position(done);
+        // Test hook for the crash tests: the process kills itself (SIGKILL) while working on the
+        // Nth subject, inside an open transaction.
+        let kill_at: Option<u64> = std::env::var("GONGJI_KILL_AT_SUBJECT").ok().and_then(|v| v.parse().ok());
+        let on_subject = |n: u64| {
+            if Some(n) == kill_at {
+                let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        };
+        let hooks = gongji_engine::jobs::JobHooks { progress: &progress, on_subject: &on_subject, batch_len: batch_len.max(1) };
+        let need_date = || date.ok_or_else(|| anyhow::anyhow!("{name} needs --for-date (or the global --date)"));
+        let summary = match name {
+            "year-end" | "year_end" => self.engine.run_year_end(year.ok_or_else(|| anyhow::anyhow!("year-end needs --year"))?, &hooks)?,
+            "preset" => self.engine.run_presets(need_date()?, &hooks)?,
+            "refund-sync" | "refund_sync" => self.engine.run_refund_sync(need_date()?, &progress)?,
+            other => bail!("unknown job {other:?}: year-end, preset or refund-sync"),
+        };
+        bar.finish_and_clear();
+        println!(
+            "job {} for {}: {} account(s), {} moved, {} skipped, {} already done before, {} ms",
+            summary.job,
+            summary.date.map(|d| d.to_string()).unwrap_or_default(),
+            summary.accounts,
+            summary.amount,
+            summary.skipped.len(),
+            summary.already_done,
+            summary.elapsed.as_millis()
+        );
+        for (who, why) in &summary.skipped {
+            println!("  skipped {who}: {why}");
         }
         Ok(ExitCode::SUCCESS)
     }

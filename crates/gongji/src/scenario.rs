@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use gongji_core::settlement::{Bill, BillContent, BillItem, BillSplit, ItemClass};
 use gongji_core::{AccountRef, Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
+use gongji_engine::jobs::{JobHooks, LiquidationReason};
 use gongji_engine::persons::Credit;
 use gongji_engine::policy_file::{load_policy, preset_book};
 use gongji_engine::{Context, Engine, Error};
@@ -80,6 +81,11 @@ struct ExpectSpec {
     payments: Option<BTreeMap<String, String>>,
     cash: Option<String>,
     fund_pay: Option<String>,
+    /// For `liquidate`: interest to date and the principal paid out (B4).
+    interest: Option<String>,
+    principal: Option<String>,
+    /// For `job`: the total moved or credited.
+    amount: Option<String>,
     /// For `add_member`: `active` or `pending` (N10).
     state: Option<String>,
     /// For `cancel`: `"ALIAS"` → amount held for the nightly sync (ST8).
@@ -320,7 +326,9 @@ impl Runner {
                         let summary = engine.run_refund_sync(day, &|_, _| {})?;
                         Ok(wire::job_json(&summary))
                     }
-                    other => Err(unsupported(&format!("job {other}"))),
+                    "year_end" => Ok(wire::job_json(&engine.run_year_end(day.year(), &JobHooks::default())?)),
+                    "preset" => Ok(wire::job_json(&engine.run_presets(day, &JobHooks::default())?)),
+                    other => Err(input_error(format!("unknown job {other:?}: year_end, preset or refund_sync"))),
                 }
             }
             "advance" => {
@@ -348,7 +356,17 @@ impl Runner {
                     Err(Error::domain(gongji_core::ErrorCode::InputInvalid, "§13", format!("balances differ: {}", diffs.join("; "))))
                 }
             }
-            "relative_transfer" | "bind" | "unbind" | "liquidate" => Err(unsupported(&step.action)),
+            "liquidate" => {
+                let person = alias(&step.person, "person")?;
+                let reason = field(&step.reason, "reason")?;
+                let reason = LiquidationReason::parse(&reason).ok_or_else(|| input_error(format!("reason is death or transfer_out, not {reason:?}")))?;
+                let area = engine.person(&person)?.area;
+                let payee = step.name.clone().unwrap_or_else(|| if reason == LiquidationReason::TransferOut { "000000".into() } else { "heirs".into() });
+                let ctx = Context::new(Actor::Operator { id: "scenario".into(), area }, Channel::Counter, day);
+                let record = engine.liquidate(&ctx, &person, reason, &payee)?;
+                Ok(json!({"principal": record.principal.to_string(), "interest": record.interest.to_string(), "payee": record.payee}))
+            }
+            "relative_transfer" | "bind" | "unbind" => Err(unsupported(&step.action)),
             other => Err(input_error(format!("unknown step `{other}`"))),
         }
     }
@@ -413,7 +431,14 @@ impl Runner {
                 let _ = write!(diffs, "\n  payments: expected {expected_normalised:?}\n            actual   {actual_map:?}");
             }
         }
-        for (name, expected) in [("cash", &expect.cash), ("fund_pay", &expect.fund_pay)] {
+        let money_fields = [
+            ("cash", &expect.cash),
+            ("fund_pay", &expect.fund_pay),
+            ("interest", &expect.interest),
+            ("principal", &expect.principal),
+            ("amount", &expect.amount),
+        ];
+        for (name, expected) in money_fields {
             if let Some(expected) = expected {
                 let actual = result.get(name).cloned().unwrap_or(Value::Null);
                 if !money_eq(expected, &actual)? {

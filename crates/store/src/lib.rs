@@ -10,7 +10,7 @@ pub mod sqlite;
 
 pub use records::*;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{JournalEntry, Provenance};
 use gongji_core::network::{MemberState, Network};
@@ -110,4 +110,53 @@ pub trait Tx {
     /// Holdings not yet synced and created before `day`.
     fn refund_holdings_due(&mut self, day: NaiveDate) -> StoreResult<Vec<RefundHolding>>;
     fn mark_holding_synced(&mut self, holding_id: i64, entry_id: i64) -> StoreResult<()>;
+
+    // Batch jobs (§10)
+    /// Every planning area that has persons.
+    fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>>;
+    /// Replaces an account's daily-balance product (restarted after year-end interest, B1).
+    fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()>;
+    /// The recorded outcome of `job` for `period` and `subject`, if that work was done (resume).
+    fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>>;
+    /// Records that `job` for `period` did its work for `subject`, with its outcome.
+    fn insert_job_mark(&mut self, mark: &JobMark) -> StoreResult<()>;
+    fn job_marks(&mut self, job: &str, period: &str) -> StoreResult<Vec<JobMark>>;
+    /// Persons of an area with a preset (T2), by psn_no after `after_psn_no`.
+    fn presets_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<(String, Money)>>;
+    fn insert_liquidation(&mut self, liquidation: &Liquidation) -> StoreResult<()>;
+    fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>>;
+
+    // Tokens (§12)
+    /// Stores a new API token (only its hash); returns its id.
+    fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64>;
+    /// The token with this hash, revoked or not.
+    fn token_by_hash(&mut self, token_hash: &str) -> StoreResult<Option<StoredToken>>;
+    /// Marks a token revoked; `false` when there is no such token or it was revoked before.
+    fn revoke_token(&mut self, token_id: i64, revoked_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Every token ever issued, oldest first.
+    fn tokens(&mut self) -> StoreResult<Vec<StoredToken>>;
+}
+
+// Tokens (§12)
+
+/// An API bearer token as stored: never the token itself, only its hash (SHA-256 of a 256-bit
+/// random secret), with the role and scope it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub token_hash: String,
+    /// `insured`, `operator`, `institution` or `admin`.
+    pub role: String,
+    pub area: Option<String>,
+    pub institution: Option<String>,
+    pub person: Option<String>,
+    /// Who holds it (operator id, system name); recorded as the actor (P6).
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub id: i64,
+    pub token: NewToken,
+    pub revoked_at: Option<DateTime<Utc>>,
 }

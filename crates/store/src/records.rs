@@ -143,3 +143,31 @@ pub struct RefundHolding {
     pub id: i64,
     pub holding: NewRefundHolding,
 }
+
+/// One unit of a batch job's work, recorded in the same transaction as the work itself, so
+/// that a rerun after a crash skips exactly what was done (§10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobMark {
+    pub job: String,
+    /// The job's period: `2024` for year-end, `2025-06-01` for a preset run.
+    pub period: String,
+    pub subject: String,
+    /// `done`, or `skipped: <reason>`.
+    pub outcome: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A closed personal account (B4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Liquidation {
+    pub psn_no: String,
+    /// `death` or `transfer_out`.
+    pub reason: String,
+    pub business_date: NaiveDate,
+    pub principal: Money,
+    pub interest: Money,
+    /// Heirs' name for a death; the receiving planning area for a transfer out.
+    pub payee: String,
+    /// `None` when there was nothing to pay out.
+    pub entry_id: Option<i64>,
+}

@@ -17,7 +17,11 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::*;
 
 /// Migrations embedded in the binary, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_tokens.sql")),
+    (3, include_str!("../migrations/sqlite/0003_jobs.sql")),
+];
 
 /// How long a writer waits for another process's transaction before reporting `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -869,4 +873,147 @@ impl Tx for SqliteTx<'_> {
         }
         Ok(())
     }
+
+    // Batch jobs (§10)
+    fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
+        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT area FROM persons ORDER BY area").map_err(backend)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+        rows.map(|row| row.map_err(backend).and_then(|area| AreaCode::parse(&area).map_err(|_| corrupt("area", &area)))).collect()
+    }
+
+    fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
+        let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
+        self.conn
+            .execute(
+                "UPDATE accounts SET product_fen_days = ?1, product_as_of = ?2 WHERE account_key = ?3",
+                params![fen_days, date_text(product.as_of), account.key()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>> {
+        self.conn
+            .query_row("SELECT outcome FROM job_marks WHERE job = ?1 AND period = ?2 AND subject = ?3", params![job, period, subject], |r| r.get(0))
+            .optional()
+            .map_err(backend)
+    }
+
+    fn insert_job_mark(&mut self, mark: &JobMark) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO job_marks (job, period, subject, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![mark.job, mark.period, mark.subject, mark.outcome, mark.recorded_at.to_rfc3339()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn job_marks(&mut self, job: &str, period: &str) -> StoreResult<Vec<JobMark>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT subject, outcome, recorded_at FROM job_marks WHERE job = ?1 AND period = ?2 ORDER BY subject").map_err(backend)?;
+        let rows = stmt.query_map(params![job, period], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).map_err(backend)?;
+        let mut marks = Vec::new();
+        for row in rows {
+            let (subject, outcome, at) = row.map_err(backend)?;
+            marks.push(JobMark { job: job.to_string(), period: period.to_string(), subject, outcome, recorded_at: parse_instant(&at)? });
+        }
+        Ok(marks)
+    }
+
+    fn presets_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<(String, Money)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT pr.psn_no, pr.amount_fen FROM presets pr JOIN persons p ON p.psn_no = pr.psn_no
+                 WHERE p.area = ?1 AND pr.amount_fen IS NOT NULL AND pr.psn_no > ?2 ORDER BY pr.psn_no LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![area.as_str(), after_psn_no, limit as i64], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?))))
+            .map_err(backend)?;
+        rows.map(|row| row.map_err(backend)).collect()
+    }
+
+    fn insert_liquidation(&mut self, l: &Liquidation) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "INSERT INTO liquidations (psn_no, reason, business_date, principal_fen, interest_fen, payee, entry_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![l.psn_no, l.reason, date_text(l.business_date), l.principal.fen(), l.interest.fen(), l.payee, l.entry_id],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>> {
+        let row: Option<(String, String, i64, i64, String, Option<i64>)> = self
+            .conn
+            .query_row("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = ?1", [psn_no], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        row.map(|(reason, day, principal, interest, payee, entry_id)| {
+            Ok(Liquidation {
+                psn_no: psn_no.to_string(),
+                reason,
+                business_date: parse_date(&day)?,
+                principal: Money::from_fen(principal),
+                interest: Money::from_fen(interest),
+                payee,
+                entry_id,
+            })
+        })
+        .transpose()
+    }
+
+    // Tokens (§12)
+    fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![token.token_hash, token.role, token.area, token.institution, token.person, token.name, token.created_at.to_rfc3339()],
+            )
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn token_by_hash(&mut self, token_hash: &str) -> StoreResult<Option<StoredToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?1");
+        let row = self.conn.query_row(&sql, [token_hash], token_row).optional().map_err(backend)?;
+        row.map(token_from_row).transpose()
+    }
+
+    fn revoke_token(&mut self, token_id: i64, revoked_at: DateTime<Utc>) -> StoreResult<bool> {
+        let changed = self
+            .conn
+            .execute("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL", params![revoked_at.to_rfc3339(), token_id])
+            .map_err(backend)?;
+        Ok(changed == 1)
+    }
+
+    fn tokens(&mut self) -> StoreResult<Vec<StoredToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = stmt.query_map([], token_row).map_err(backend)?;
+        rows.map(|row| row.map_err(backend).and_then(token_from_row)).collect()
+    }
+}
+
+// Tokens (§12)
+const TOKEN_COLUMNS: &str = "id, token_hash, role, area, institution, person, name, created_at, revoked_at";
+
+type TokenRow = (i64, String, String, Option<String>, Option<String>, Option<String>, String, String, Option<String>);
+
+fn token_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))
+}
+
+fn token_from_row(row: TokenRow) -> StoreResult<StoredToken> {
+    let (id, token_hash, role, area, institution, person, name, created_at, revoked_at) = row;
+    Ok(StoredToken {
+        id,
+        token: NewToken { token_hash, role, area, institution, person, name, created_at: parse_instant(&created_at)? },
+        revoked_at: revoked_at.as_deref().map(parse_instant).transpose()?,
+    })
 }
