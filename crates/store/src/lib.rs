@@ -41,16 +41,22 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How many times a backend retries a transaction the database aborted for serialisation.
+pub const TX_RETRIES_MAX: u32 = 16;
+
 /// A store: opens transactions. Implementations are cheap to share between threads.
 pub trait Store: Send + Sync {
     /// Runs `work` in a write transaction: commit on `Ok`, roll back on `Err`. Writers are
-    /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: row locks), so balances read inside
-    /// `work` stay true until it commits (ST9).
-    fn write<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>;
+    /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: serialisable isolation), so balances
+    /// read inside `work` stay true until it commits (ST9). A backend may roll back and run
+    /// `work` again when the database asks for a retry (a serialisation failure), at most
+    /// [`TX_RETRIES_MAX`] times: `work` must have no effect outside the transaction that
+    /// matters when repeated.
+    fn write<R, E: From<StoreError>>(&self, work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>;
 
     /// Runs `work` in a transaction that is always rolled back: reads, and dry runs such as
     /// pre-settlement (ST5), which may write and must leave nothing behind.
-    fn read<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>;
+    fn read<R, E: From<StoreError>>(&self, work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>;
 
     /// A short name for messages (`sqlite:/path`, `sqlite::memory:`).
     fn describe(&self) -> String;

@@ -52,7 +52,7 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Mutex::new(conn), description })
     }
 
-    fn run<R, E: From<StoreError>>(&self, behavior: TransactionBehavior, commit: bool, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+    fn run<R, E: From<StoreError>>(&self, behavior: TransactionBehavior, commit: bool, mut work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
         // A panic inside `work` poisons the mutex; the transaction was rolled back on unwind,
         // so the connection itself is still sound.
         let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -73,11 +73,11 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn write<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+    fn write<R, E: From<StoreError>>(&self, work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
         self.run(TransactionBehavior::Immediate, true, work)
     }
 
-    fn read<R, E: From<StoreError>>(&self, work: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+    fn read<R, E: From<StoreError>>(&self, work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
         self.run(TransactionBehavior::Deferred, false, work)
     }
 
