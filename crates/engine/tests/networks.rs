@@ -292,3 +292,98 @@ on_every_backend!(
     status_change_of_the_promoter_dissolves_the_network,
     network_model_only_where_the_policy_enables_it,
 );
+
+mod network_property {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::common::*;
+    use gongji_core::{InsuranceType, PersonStatus};
+    use proptest::prelude::*;
+
+    const PEOPLE: [&str; 8] = ["A", "B", "C", "D", "E", "F", "G", "H"];
+    const RELATIONS: [&str; 3] = ["spouse", "parent", "child"];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize),
+        Add { promoter: usize, member: usize, relation: usize },
+        Confirm(usize),
+        Remove { promoter: usize, member: usize },
+        Leave(usize),
+        Reorder { promoter: usize, seed: u64 },
+        Dissolve(usize),
+        Close(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let who = || 0..PEOPLE.len();
+        prop_oneof![
+            who().prop_map(Op::Create),
+            (who(), who(), 0..3usize).prop_map(|(promoter, member, relation)| Op::Add { promoter, member, relation }),
+            who().prop_map(Op::Confirm),
+            (who(), who()).prop_map(|(promoter, member)| Op::Remove { promoter, member }),
+            who().prop_map(Op::Leave),
+            (who(), any::<u64>()).prop_map(|(promoter, seed)| Op::Reorder { promoter, seed }),
+            who().prop_map(Op::Dissolve),
+            who().prop_map(Op::Close),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// N3, N5, N6 hold after every step of any sequence of network operations, allowed or
+        /// refused: at most one spouse and two parents, one network per person, and a payment
+        /// order that lists each member exactly once with the promoter among them.
+        #[test]
+        fn n3_n5_n6_hold_under_random_network_operations(ops in proptest::collection::vec(op(), 1..60)) {
+            let engine = sqlite_engine();
+            for (index, psn) in PEOPLE.iter().enumerate() {
+                let birth = ["1970-01-01", "1975-06-01", "2010-01-01", "1950-03-03"][index % 4];
+                register(&engine, NewPerson { insurance: if index % 3 == 2 { InsuranceType::Resident } else { InsuranceType::Employee }, birth, ..employee(psn, "100") });
+            }
+            for op in &ops {
+                let _ = match op {
+                    Op::Create(p) => engine.create_network(&me(PEOPLE[*p]), PEOPLE[*p]).map(|_| ()),
+                    Op::Add { promoter, member, relation } => engine.add_member(&me(PEOPLE[*promoter]), PEOPLE[*promoter], PEOPLE[*member], RELATIONS[*relation]).map(|_| ()),
+                    Op::Confirm(m) => engine.confirm_member(&me(PEOPLE[*m]), PEOPLE[*m]),
+                    Op::Remove { promoter, member } => engine.remove_member(&me(PEOPLE[*promoter]), PEOPLE[*promoter], PEOPLE[*member]),
+                    Op::Leave(m) => engine.leave(&me(PEOPLE[*m]), PEOPLE[*m]),
+                    Op::Reorder { promoter, seed } => {
+                        let psn = PEOPLE[*promoter];
+                        let mut order: Vec<String> = engine.person_overview(psn).unwrap().network.map(|n| n.members.into_iter().map(|m| m.0).collect()).unwrap_or_default();
+                        let len = order.len().max(1);
+                        order.rotate_left((*seed as usize) % len);
+                        engine.reorder(&me(psn), psn, &order)
+                    }
+                    Op::Dissolve(p) => engine.dissolve(&me(PEOPLE[*p]), PEOPLE[*p]),
+                    Op::Close(p) => engine.set_status(&counter("330200"), PEOPLE[*p], PersonStatus::PendingLiquidation, "property test"),
+                };
+                let mut networks: BTreeMap<i64, Vec<(String, Option<String>)>> = BTreeMap::new();
+                let mut seen_in: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+                for psn in PEOPLE {
+                    if let Some(place) = engine.person_overview(psn).unwrap().network {
+                        seen_in.entry(psn.to_string()).or_default().insert(place.network_id);
+                        let members: Vec<(String, Option<String>)> = place.members.iter().map(|(m, r, _)| (m.clone(), r.clone())).collect();
+                        prop_assert!(members.iter().any(|(m, _)| m == psn), "N5: {} is listed in its own network", psn);
+                        if let Some(previous) = networks.insert(place.network_id, members.clone()) {
+                            prop_assert_eq!(previous, members, "one network, one view");
+                        }
+                    }
+                }
+                for (id, members) in &networks {
+                    let count = |relation: &str| members.iter().filter(|(_, r)| r.as_deref() == Some(relation)).count();
+                    prop_assert!(count("spouse") <= 1, "N3 spouse in network {}: {:?}", id, members);
+                    prop_assert!(count("parent") <= 2, "N3 parents in network {}: {:?}", id, members);
+                    prop_assert_eq!(members.iter().filter(|(_, r)| r.is_none()).count(), 1, "N6: one promoter in the order of network {}", id);
+                    let distinct: BTreeSet<&String> = members.iter().map(|(m, _)| m).collect();
+                    prop_assert_eq!(distinct.len(), members.len(), "N6: each member once in the order");
+                    for (member, _) in members {
+                        prop_assert_eq!(seen_in.get(member).map(|s| s.len()), Some(1), "N5: {} in one network", member);
+                        prop_assert!(!engine.person(member).unwrap().status.is_closed(), "N4: closed persons have left");
+                    }
+                }
+            }
+        }
+    }
+}
