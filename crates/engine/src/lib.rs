@@ -7,6 +7,7 @@
 //!
 //! [`JournalEntry`]: gongji_core::JournalEntry
 
+pub mod batch;
 pub mod context;
 pub mod error;
 pub mod jobs;

@@ -124,7 +124,7 @@ impl<S: Store> Engine<S> {
     }
 }
 
-fn insert_person(tx: &mut dyn Tx, ctx: &Context, person: &Person) -> Result<()> {
+pub(crate) fn insert_person(tx: &mut dyn Tx, ctx: &Context, person: &Person) -> Result<()> {
     person.validate()?;
     if tx.person(&person.psn_no)?.is_some() {
         return Err(Error::domain(ErrorCode::PersonDuplicate, "P1", format!("psn_no {} is already registered", person.psn_no)));
@@ -136,7 +136,7 @@ fn insert_person(tx: &mut dyn Tx, ctx: &Context, person: &Person) -> Result<()> 
     Ok(())
 }
 
-fn post_credit(tx: &mut dyn Tx, ctx: &Context, credit: &Credit) -> Result<bool> {
+pub(crate) fn post_credit(tx: &mut dyn Tx, ctx: &Context, credit: &Credit) -> Result<bool> {
     if !credit.amount.is_positive() {
         return Err(Error::domain(ErrorCode::MoneyInvalidAmount, "P3", "a credit must be greater than zero"));
     }

@@ -89,6 +89,31 @@ impl<S: Store> Engine<S> {
         self.store.write(|tx| self.settle_in(tx, ctx, bill))
     }
 
+    /// Group commit: settles many bills in one durable transaction. Each bill keeps its own
+    /// result (ST6 idempotency included); a refused bill is rolled back to its savepoint and
+    /// does not fail the others. A storage failure fails the whole group, which the caller may
+    /// retry as a whole, since every bill is idempotent.
+    pub fn settle_many(&self, ctx: &Context, bills: &[Bill]) -> Result<Vec<Result<SettlementOutcome>>> {
+        self.store.write(|tx| {
+            let mut results = Vec::with_capacity(bills.len());
+            for bill in bills {
+                tx.savepoint()?;
+                match self.settle_in(tx, ctx, bill) {
+                    Ok(outcome) => {
+                        tx.release_savepoint()?;
+                        results.push(Ok(outcome));
+                    }
+                    Err(Error::Domain(refusal)) => {
+                        tx.rollback_to_savepoint()?;
+                        results.push(Err(Error::Domain(refusal)));
+                    }
+                    Err(failure) => return Err(failure),
+                }
+            }
+            Ok(results)
+        })
+    }
+
     /// ST8: reverses a settlement along its original path; money of a used MUT whose owner has
     /// left the network since goes to the refund holding for the nightly job (B3).
     pub fn cancel(&self, ctx: &Context, institution: &str, bill_id: &str) -> Result<CancelOutcome> {
@@ -118,7 +143,7 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    fn settle_in(&self, tx: &mut dyn Tx, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
+    pub(crate) fn settle_in(&self, tx: &mut dyn Tx, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
         bill.validate()?;
         let fingerprint = bill.fingerprint();
         if let Some(existing) = tx.settlement(&bill.institution, &bill.bill_id)? {

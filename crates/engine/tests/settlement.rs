@@ -257,7 +257,54 @@ fn q4_why_not_before_any_bill<S: Store>(engine: Engine<S>) {
     assert_eq!(code(engine.explain(&me("Husband"), "Husband", VisitType::Outpatient, Money::ZERO).unwrap_err()), "money.invalid_amount");
 }
 
+fn st6_group_commit_keeps_each_bills_result<S: Store>(engine: Engine<S>) {
+    register(&engine, employee("P", "100"));
+    register(&engine, employee("Q", "100"));
+    engine.settle(&hospital("H1"), &split_bill("old", "P", VisitType::Outpatient, "0", "10")).unwrap();
+    let bills = vec![
+        split_bill("g1", "P", VisitType::Outpatient, "0", "30"),
+        split_bill("g2", "Nobody", VisitType::Outpatient, "0", "30"),
+        split_bill("old", "P", VisitType::Outpatient, "0", "99"),
+        split_bill("g3", "Q", VisitType::Outpatient, "0", "40"),
+        split_bill("g1", "P", VisitType::Outpatient, "0", "30"),
+    ];
+    let results = engine.settle_many(&hospital("H1"), &bills).unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(results[0].as_ref().is_ok_and(|o| !o.replayed));
+    let codes: Vec<Option<&str>> = results.iter().map(|r| r.as_ref().err().and_then(|e| e.code()).map(|c| c.as_str())).collect();
+    assert_eq!(codes, [None, Some("person.not_found"), Some("settlement.conflict"), None, None]);
+    assert!(results[3].is_ok());
+    assert!(results[4].as_ref().is_ok_and(|o| o.replayed), "ST6 inside one group too");
+    assert_eq!((his(&engine, "P"), his(&engine, "Q")), (yuan("60"), yuan("60")));
+    assert_clean(&engine);
+}
+
+fn batch_runs_many_operations_in_one_transaction_or_none<S: Store>(engine: Engine<S>) {
+    register(&engine, employee("P", "100"));
+    register(&engine, employee("S", "100"));
+    let before = engine.audit().unwrap();
+    let refused = engine.batch(|batch| {
+        batch.create_network(&me("P"), "P")?;
+        batch.add_member(&me("P"), "P", "S", "spouse")?;
+        batch.move_mutual_aid(&me("S"), "S", PersonAccount::His, PersonAccount::Mut, yuan("10"))
+    });
+    assert_eq!(code(refused.unwrap_err()), "transfer.not_eligible", "S has not confirmed yet");
+    assert_eq!(engine.audit().unwrap(), before, "nothing of the batch was kept");
+    assert!(engine.person_overview("P").unwrap().network.is_none());
+    engine
+        .batch(|batch| {
+            batch.create_network(&me("P"), "P")?;
+            batch.add_member(&me("P"), "P", "S", "spouse")?;
+            batch.confirm_member(&me("S"), "S")?;
+            batch.move_mutual_aid(&me("S"), "S", PersonAccount::His, PersonAccount::Mut, yuan("10"))
+        })
+        .unwrap();
+    assert_eq!(mutual(&engine, "S"), yuan("10"));
+}
+
 on_every_backend!(
+    st6_group_commit_keeps_each_bills_result,
+    batch_runs_many_operations_in_one_transaction_or_none,
     st1_benefit_split_from_the_policy_in_force,
     st1_bad_bills_are_refused,
     st2_seed003_example_four,

@@ -132,6 +132,14 @@ pub trait Tx {
     fn insert_liquidation(&mut self, liquidation: &Liquidation) -> StoreResult<()>;
     fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>>;
 
+    // Savepoints: one refused item of a group commit rolls back alone (ST6 group commit).
+    /// Opens a savepoint inside the transaction.
+    fn savepoint(&mut self) -> StoreResult<()>;
+    /// Keeps the work since the last savepoint and closes it.
+    fn release_savepoint(&mut self) -> StoreResult<()>;
+    /// Undoes the work since the last savepoint and closes it.
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()>;
+
     // Tokens (§12)
     /// Stores a new API token (only its hash); returns its id.
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64>;

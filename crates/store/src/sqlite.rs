@@ -967,6 +967,18 @@ impl Tx for SqliteTx<'_> {
         .transpose()
     }
 
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("SAVEPOINT item").map_err(backend)
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("RELEASE item").map_err(backend)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("ROLLBACK TO item; RELEASE item").map_err(backend)
+    }
+
     // Tokens (§12)
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
         self.conn
