@@ -117,6 +117,11 @@ pub enum Command {
     /// Run scenario files (§13).
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Run the HTTP service: JSON API, OpenAPI, the HIS dialect (§12, §16).
+    Serve(crate::serve_cli::ServeArgs),
+    /// Issue, revoke and list the HTTP API's bearer tokens (§12).
+    #[command(subcommand)]
+    Token(crate::serve_cli::TokenCommand),
 }
 
 #[derive(Subcommand)]
@@ -296,6 +301,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Scenario(ScenarioCommand::Run { path, json }) => return run_scenarios(path, *json),
         Command::Policy(command) => return policy(command),
+        Command::Serve(args) => return crate::serve_cli::serve(&cli.database, cli.date, args),
+        Command::Token(command) => return crate::serve_cli::token(&cli.database, command),
         _ => {}
     }
     let store = SqliteStore::open(&cli.database).with_context(|| format!("opening {}", cli.database.display()))?;
@@ -434,7 +441,7 @@ impl Session<'_> {
                     record.reason, record.principal, record.interest, record.payee
                 );
             }
-            Command::Scenario(_) | Command::Policy(_) => unreachable!("handled before opening the store"),
+            Command::Scenario(_) | Command::Policy(_) | Command::Serve(_) | Command::Token(_) => unreachable!("handled before opening the store"),
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -4,4 +4,5 @@
 pub mod cli;
 pub mod import;
 pub mod scenario;
+pub mod serve_cli;
 pub mod wire;

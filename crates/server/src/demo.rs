@@ -1,0 +1,203 @@
+//! `gongji serve --demo`: the four families of the seed examples (seeds/003, as in the
+//! scenario files `seed003_*.toml`), loaded into an empty store up to the moment before their
+//! bills, so that a new user can settle them over HTTP and see the seeds' answers; and a set
+//! of tokens to try with.
+
+use chrono::NaiveDate;
+use gongji_core::{Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus};
+use gongji_engine::persons::Credit;
+use gongji_engine::{Context, Engine};
+use gongji_store::Store;
+
+use crate::auth::{self, Role, TokenSpec};
+use crate::problem::ApiError;
+
+pub const DEMO_AREA: &str = "330200";
+pub const DEMO_INSTITUTION: &str = "H0001";
+/// The seeds' business date; the demo families are built on it.
+pub const DEMO_SETUP_DATE: &str = "2024-03-01";
+
+struct DemoPerson {
+    psn_no: &'static str,
+    name: &'static str,
+    birth: &'static str,
+    insurance: InsuranceType,
+    his: i64,
+}
+
+enum Step {
+    Create(&'static str),
+    Add(&'static str, &'static str, &'static str),
+    Confirm(&'static str),
+    Reorder(&'static str, &'static [&'static str]),
+    Move(&'static str, i64),
+}
+
+struct Family {
+    story: &'static str,
+    persons: &'static [DemoPerson],
+    steps: &'static [Step],
+}
+
+const fn person(psn_no: &'static str, name: &'static str, birth: &'static str, insurance: InsuranceType, his: i64) -> DemoPerson {
+    DemoPerson { psn_no, name, birth, insurance, his }
+}
+
+use InsuranceType::{Employee, Resident};
+
+const FAMILIES: &[Family] = &[
+    Family {
+        story: "seeds/003 四: A1 holds 1000 HIS + 1000 MUT, B1 100 HIS + 50 MUT. Settle B1's bill of 1000 (200 borne): B1.his 100, B1.mut 50, cash 50 (ST3)",
+        persons: &[
+            person("A1", "甲", "1970-05-01", Employee, 2000),
+            person("B1", "乙", "1972-08-15", Employee, 150),
+            person("C1", "丙", "1998-11-30", Employee, 0),
+        ],
+        steps: &[
+            Step::Create("A1"),
+            Step::Add("A1", "B1", "spouse"),
+            Step::Confirm("B1"),
+            Step::Add("A1", "C1", "child"),
+            Step::Confirm("C1"),
+            Step::Move("A1", 1000),
+            Step::Move("B1", 50),
+        ],
+    },
+    Family {
+        story: "seeds/003 ❹: the son's inpatient burden of 3000 uses Li's 1000 MUT only; Chen's 5000, second in order, is not touched (ST2, ST3)",
+        persons: &[
+            person("LI", "李先生", "1978-02-20", Employee, 1500),
+            person("CHEN", "陈女士", "1980-07-07", Employee, 5000),
+            person("SON", "小李", "2015-09-01", Resident, 0),
+        ],
+        steps: &[
+            Step::Create("LI"),
+            Step::Add("LI", "CHEN", "spouse"),
+            Step::Confirm("CHEN"),
+            Step::Add("LI", "SON", "child"),
+            Step::Reorder("LI", &["LI", "CHEN", "SON"]),
+            Step::Move("LI", 1000),
+            Step::Move("CHEN", 5000),
+        ],
+    },
+    Family {
+        story: "seeds/003 ❾: the husband's HIS pays first, then only the father's 1.00 MUT (first in order); at the next visit the wife's MUT pays",
+        persons: &[
+            person("WIFE", "王女士", "1985-03-12", Employee, 600),
+            person("FATHER", "王父", "1955-10-01", Employee, 1),
+            person("HUSBAND", "张先生", "1984-01-25", Employee, 10),
+        ],
+        steps: &[
+            Step::Create("WIFE"),
+            Step::Add("WIFE", "FATHER", "parent"),
+            Step::Confirm("FATHER"),
+            Step::Add("WIFE", "HUSBAND", "spouse"),
+            Step::Confirm("HUSBAND"),
+            Step::Reorder("WIFE", &["FATHER", "WIFE", "HUSBAND"]),
+            Step::Move("WIFE", 400),
+            Step::Move("FATHER", 1),
+        ],
+    },
+    Family {
+        story: "seeds/003 六: A4's bill uses B4's MUT; B4 leaves; the refund waits in the holding account for the nightly job (ST8, B3)",
+        persons: &[
+            person("P4", "赵某", "1960-01-01", Employee, 100),
+            person("A4", "钱某", "1990-06-06", Resident, 0),
+            person("B4", "孙某", "1962-02-02", Employee, 500),
+        ],
+        steps: &[
+            Step::Create("P4"),
+            Step::Add("P4", "B4", "spouse"),
+            Step::Confirm("B4"),
+            Step::Add("P4", "A4", "child"),
+            Step::Confirm("A4"),
+            Step::Move("B4", 500),
+        ],
+    },
+];
+
+/// Loads the demo families when the store has nobody in the demo area yet. Returns whether it
+/// loaded them.
+pub fn load_if_empty<S: Store>(engine: &Engine<S>) -> Result<bool, ApiError> {
+    let area = AreaCode::parse(DEMO_AREA)?;
+    if !engine.store().read(|tx| tx.persons_in_area(&area, "", 1))?.is_empty() {
+        return Ok(false);
+    }
+    let day = NaiveDate::parse_from_str(DEMO_SETUP_DATE, "%Y-%m-%d").expect("a valid date");
+    let agency = Context::new(Actor::System("demo".into()), Channel::Batch, day);
+    let as_person = |psn: &str| Context::new(Actor::Person(psn.to_string()), Channel::App, day);
+    let mut sequence = 0u16;
+    for family in FAMILIES {
+        for p in family.persons {
+            sequence += 1;
+            let birth = NaiveDate::parse_from_str(p.birth, "%Y-%m-%d").expect("a valid date");
+            let person = Person {
+                psn_no: p.psn_no.into(),
+                name: p.name.into(),
+                id_number: IdNumber::compose(DEMO_AREA, birth, sequence)?,
+                area: area.clone(),
+                insurance: p.insurance,
+                phone: None,
+                status: PersonStatus::Normal,
+            };
+            engine.register_person(&agency, &person)?;
+            if p.his > 0 {
+                let credit = Credit {
+                    psn_no: p.psn_no.into(),
+                    account: PersonAccount::His,
+                    amount: Money::yuan(p.his),
+                    reference: format!("demo-opening-{}", p.psn_no),
+                };
+                engine.credit(&agency, &credit)?;
+            }
+        }
+        for step in family.steps {
+            match step {
+                Step::Create(promoter) => {
+                    engine.create_network(&as_person(promoter), promoter)?;
+                }
+                Step::Add(promoter, member, relation) => {
+                    engine.add_member(&as_person(promoter), promoter, member, relation)?;
+                }
+                Step::Confirm(member) => engine.confirm_member(&as_person(member), member)?,
+                Step::Reorder(promoter, order) => {
+                    let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+                    engine.reorder(&as_person(promoter), promoter, &order)?;
+                }
+                Step::Move(psn_no, yuan) => {
+                    engine.move_mutual_aid(&as_person(psn_no), psn_no, PersonAccount::His, PersonAccount::Mut, Money::yuan(*yuan))?;
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The stories of the demo families, one line each.
+pub fn stories() -> Vec<&'static str> {
+    FAMILIES.iter().map(|f| f.story).collect()
+}
+
+/// Issues a token for each role to try with: (what it is, token).
+pub fn issue_tokens<S: Store>(store: &S) -> Result<Vec<(String, String)>, ApiError> {
+    let area = AreaCode::parse(DEMO_AREA)?;
+    let specs = [
+        ("admin", TokenSpec { role: Role::Admin, area: None, institution: None, person: None, name: "demo-admin".into() }),
+        (
+            "institution H0001 (settles, pre-settles, cancels its bills; the HIS dialect)",
+            TokenSpec { role: Role::Institution, area: None, institution: Some(DEMO_INSTITUTION.into()), person: None, name: "demo-hospital".into() },
+        ),
+        (
+            "operator of 330200 (counter business, batch queries)",
+            TokenSpec { role: Role::Operator, area: Some(area), institution: None, person: None, name: "demo-operator".into() },
+        ),
+        ("insured A1 (promoter of A1, B1, C1)", TokenSpec { role: Role::Insured, area: None, institution: None, person: Some("A1".into()), name: "A1".into() }),
+        ("insured B1 (member of A1's network)", TokenSpec { role: Role::Insured, area: None, institution: None, person: Some("B1".into()), name: "B1".into() }),
+    ];
+    let mut tokens = Vec::new();
+    for (what, spec) in specs {
+        let (_, token) = auth::issue(store, &spec)?;
+        tokens.push((what.to_string(), token));
+    }
+    Ok(tokens)
+}
