@@ -60,8 +60,9 @@ fn main() {
     let today = Local::now().date_naive();
     let setup_started = Instant::now();
     seed(&engine, options.persons, today);
-    let (_, token) = auth::issue(engine.store(), &TokenSpec { role: Role::Institution, area: None, institution: Some("H0001".into()), person: None, name: "bench".into() })
-        .expect("institution token");
+    let (_, token) =
+        auth::issue(engine.store(), &TokenSpec { role: Role::Institution, area: None, institution: Some("H0001".into()), person: None, name: "bench".into() })
+            .expect("institution token");
     let server = RunningServer::start(engine.clone(), ServerConfig::default(), "127.0.0.1:0".parse().unwrap(), 2).expect("server");
     println!(
         "http_settle: {} ({}), {} persons seeded in {:.1} s; {} connections for {} s against http://{}",
