@@ -334,11 +334,12 @@ async fn settle_or_presettle<S: Store + 'static>(
     commit: bool,
 ) -> ApiResult<SettlementView> {
     let bill = request.to_bill(&institution, state.business_date())?;
+    let queue = state.settle_queue.clone();
     state
         .call(credentials, move |engine, caller, today| {
             caller.may_bill_for(&institution)?;
             let ctx = caller.context(today);
-            let outcome = if commit { engine.settle(&ctx, &bill)? } else { engine.presettle(&ctx, &bill)? };
+            let outcome = if commit { queue.settle(ctx, bill.clone())? } else { engine.presettle(&ctx, &bill)? };
             Ok(naming(caller, &bill.patient).settlement(&outcome))
         })
         .await

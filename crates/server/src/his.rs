@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::auth::{Caller, Credentials, Role};
+use crate::batch::SettleQueue;
 use crate::extract::{parse_json, read_body};
 use crate::problem::ApiError;
 use crate::AppState;
@@ -91,7 +92,8 @@ pub async fn call_service<S: Store + 'static>(State(state): State<AppState<S>>, 
     };
     let msgid = envelope.msgid.clone();
     tracing::info!(infno = %envelope.infno, fixmedins_code = envelope.fixmedins_code.as_deref().unwrap_or(""), "his call");
-    let outcome = state.call(credentials, move |engine, caller, today| dispatch(engine, caller, today, &envelope)).await;
+    let queue = state.settle_queue.clone();
+    let outcome = state.call(credentials, move |engine, caller, today| dispatch(engine, &queue, caller, today, &envelope)).await;
     match outcome {
         Ok(output) => (StatusCode::OK, Json(answer(0, None, msgid, output))).into_response(),
         Err(err) => refusal(err, msgid),
@@ -123,7 +125,7 @@ fn refusal(err: ApiError, msgid: Option<String>) -> Response {
     (status, Json(answer(-1, Some(&shown), msgid, json!({})))).into_response()
 }
 
-fn dispatch<S: Store>(engine: &Engine<S>, caller: &Caller, today: NaiveDate, envelope: &HisEnvelope) -> Result<Value, ApiError> {
+fn dispatch<S: Store>(engine: &Engine<S>, queue: &SettleQueue, caller: &Caller, today: NaiveDate, envelope: &HisEnvelope) -> Result<Value, ApiError> {
     let institution = envelope.fixmedins_code.as_deref().filter(|c| !c.trim().is_empty()).ok_or_else(|| ApiError::input("fixmedins_code is required"))?;
     match caller.role() {
         Role::Institution | Role::Admin => caller.may_bill_for(institution)?,
@@ -132,8 +134,8 @@ fn dispatch<S: Store>(engine: &Engine<S>, caller: &Caller, today: NaiveDate, env
     let input = envelope.input.as_deref().ok_or_else(|| ApiError::input("input is required"))?;
     match envelope.infno.as_str() {
         "1101" => person_info(engine, today, data(input)?),
-        "2206" => settle(engine, caller, today, institution, data(input)?, false),
-        "2207" => settle(engine, caller, today, institution, data(input)?, true),
+        "2206" => settle(engine, None, caller, today, institution, data(input)?),
+        "2207" => settle(engine, Some(queue), caller, today, institution, data(input)?),
         "2208" => cancel(engine, caller, today, institution, data(input)?),
         other => Err(ApiError::input(format!("infno {other:?} is not served here; gongji serves 1101, 2206, 2207 and 2208"))),
     }
@@ -363,7 +365,16 @@ fn bill_content(data: &SettleData) -> Result<BillContent, ApiError> {
     Ok(BillContent::Items(items))
 }
 
-fn settle<S: Store>(engine: &Engine<S>, caller: &Caller, today: NaiveDate, institution: &str, data: SettleData, commit: bool) -> Result<Value, ApiError> {
+/// 2206 (`queue` None: pre-settlement, ST5) and 2207 (settled through the group-commit queue).
+fn settle<S: Store>(
+    engine: &Engine<S>,
+    queue: Option<&SettleQueue>,
+    caller: &Caller,
+    today: NaiveDate,
+    institution: &str,
+    data: SettleData,
+) -> Result<Value, ApiError> {
+    let commit = queue.is_some();
     // Mapping: acct_used_flag 0 asks the platform to settle without the personal account.
     // gongji exists to settle against the accounts (ST2), so it refuses rather than answer
     // with a different payment than the HIS asked for; absent means 1.
@@ -380,8 +391,12 @@ fn settle<S: Store>(engine: &Engine<S>, caller: &Caller, today: NaiveDate, insti
         content: bill_content(&data)?,
     };
     let ctx = caller.context(today);
-    let outcome = if commit { engine.settle(&ctx, &bill)? } else { engine.presettle(&ctx, &bill)? };
-    let overview = engine.person_overview(&bill.patient)?;
+    let patient = bill.patient.clone();
+    let outcome = match queue {
+        Some(queue) => queue.settle(ctx, bill)?,
+        None => engine.presettle(&ctx, &bill)?,
+    };
+    let overview = engine.person_overview(&patient)?;
     let own_now = overview.cur.plus(overview.his).plus(overview.mutual);
     // Mapping: balc is the patient's own account money after this settlement (CUR + HIS +
     // own MUT). A pre-settlement commits nothing, so its balc is today's minus what it would

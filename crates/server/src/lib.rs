@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod batch;
 pub mod client;
 pub mod demo;
 pub mod extract;
@@ -69,11 +70,13 @@ impl Default for ServerConfig {
 pub struct AppState<S: Store> {
     pub engine: Arc<Engine<S>>,
     pub config: Arc<ServerConfig>,
+    /// Group commit of settlements (see [`batch`]).
+    pub settle_queue: Arc<batch::SettleQueue>,
 }
 
 impl<S: Store> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        AppState { engine: self.engine.clone(), config: self.config.clone() }
+        AppState { engine: self.engine.clone(), config: self.config.clone(), settle_queue: self.settle_queue.clone() }
     }
 }
 
@@ -177,7 +180,8 @@ pub fn route_table<S: Store + 'static>() -> RouteTable<S> {
 pub fn app<S: Store + 'static>(engine: Arc<Engine<S>>, config: ServerConfig) -> Router {
     let timeout = config.request_timeout;
     let body_len_max = config.body_len_max;
-    let state = AppState { engine, config: Arc::new(config) };
+    let settle_queue = Arc::new(batch::SettleQueue::start(engine.clone()));
+    let state = AppState { engine, config: Arc::new(config), settle_queue };
     route_table::<S>()
         .router
         .fallback(not_found)
