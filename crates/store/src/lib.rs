@@ -5,6 +5,9 @@
 //! Every business operation runs inside one transaction ([`Store::write`]); it commits when the
 //! closure returns `Ok` and rolls back otherwise, so nothing is ever half-written.
 
+/// The PostgreSQL backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod records;
 pub mod sqlite;
 

@@ -8,6 +8,7 @@ use gongji_core::{AccountRef, Actor, AreaCode, Channel, IdNumber, InsuranceType,
 use gongji_engine::persons::Credit;
 use gongji_engine::policy_file::preset_book;
 use gongji_engine::{Context, Engine};
+use gongji_store::postgres::{PgStore, ScratchDatabase};
 use gongji_store::sqlite::SqliteStore;
 use gongji_store::Store;
 
@@ -15,12 +16,43 @@ pub fn sqlite_engine() -> Engine<SqliteStore> {
     Engine::new(SqliteStore::in_memory().expect("in-memory store"), preset_book())
 }
 
-/// Runs each named story (a `fn name<S: Store>(engine: Engine<S>)`) on every backend.
+/// The environment variable with the URL of a PostgreSQL server for the tests, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres` (a database the user may connect to and a role
+/// that may `CREATE DATABASE`). Without it the PostgreSQL half of the suite is skipped.
+pub const TEST_DATABASE_URL_VAR: &str = "GONGJI_TEST_DATABASE_URL";
+
+/// The PostgreSQL server for the tests, if `GONGJI_TEST_DATABASE_URL` names one; otherwise
+/// prints one line saying that `test` was skipped.
+pub fn test_database_url(test: &str) -> Option<String> {
+    match std::env::var(TEST_DATABASE_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped {test} on PostgreSQL: {TEST_DATABASE_URL_VAR} is not set");
+            None
+        }
+    }
+}
+
+/// Runs `story` on an engine over a fresh PostgreSQL database, created for it and dropped
+/// afterwards (also when the story panics: the guard drops the database while unwinding).
+pub fn on_postgres(test: &str, story: impl FnOnce(Engine<PgStore>)) {
+    let Some(url) = test_database_url(test) else { return };
+    let database = ScratchDatabase::create(&url, "gongji_test").expect("create a scratch database");
+    let engine = Engine::new(database.store().expect("connect to the scratch database"), preset_book());
+    story(engine);
+    drop(database);
+}
+
+/// Runs each named story (a `fn name<S: Store>(engine: Engine<S>)`) on every backend: SQLite
+/// in memory, and PostgreSQL on a fresh database when `GONGJI_TEST_DATABASE_URL` is set.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $( #[test] fn $name() { super::$name($crate::common::sqlite_engine()) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { $crate::common::on_postgres(stringify!($name), super::$name) } )*
         }
     };
 }
