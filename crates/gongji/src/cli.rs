@@ -11,6 +11,7 @@ use gongji_core::settlement::{Bill, BillContent, BillItem, BillSplit, ItemClass}
 use gongji_core::{AccountRef, Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonStatus, VisitType};
 use gongji_engine::policy_file::{load_policy, parse_policy, preset_book, preset_ids};
 use gongji_engine::{Context, Engine, Error};
+use gongji_store::postgres::{is_postgres_url, PgStore};
 use gongji_store::sqlite::SqliteStore;
 use gongji_store::Store;
 use serde_json::json;
@@ -23,6 +24,10 @@ pub struct Cli {
     /// The SQLite database file (created if missing).
     #[arg(long, global = true, env = "GONGJI_DATABASE", default_value = "gongji.db")]
     pub database: PathBuf,
+    /// A PostgreSQL database instead of the SQLite file: `postgres://user@host:port/dbname`.
+    /// For `scenario run`, a server on which each file gets a fresh database (dropped after).
+    #[arg(long, global = true, env = "GONGJI_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Operator id recorded on every change made through the CLI (P6).
     #[arg(long, global = true, env = "GONGJI_OPERATOR", default_value = "cli")]
     pub operator: String,
@@ -299,16 +304,33 @@ pub enum ScenarioCommand {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Scenario(ScenarioCommand::Run { path, json }) => return run_scenarios(path, *json),
+        Command::Scenario(ScenarioCommand::Run { path, json }) => return run_scenarios(path, *json, cli.postgres_url()?),
         Command::Policy(command) => return policy(command),
         Command::Serve(args) => return crate::serve_cli::serve(&cli.database, cli.date, args),
         Command::Token(command) => return crate::serve_cli::token(&cli.database, command),
         _ => {}
     }
-    let store = SqliteStore::open(&cli.database).with_context(|| format!("opening {}", cli.database.display()))?;
-    let engine = Engine::new(store, preset_book());
+    match cli.postgres_url()? {
+        Some(url) => run_with(&cli, Engine::new(PgStore::connect(url).with_context(|| format!("opening {url}"))?, preset_book())),
+        None => run_with(&cli, Engine::new(SqliteStore::open(&cli.database).with_context(|| format!("opening {}", cli.database.display()))?, preset_book())),
+    }
+}
+
+impl Cli {
+    /// The PostgreSQL URL when `--database-url` (or `GONGJI_DATABASE_URL`) selects PostgreSQL.
+    pub fn postgres_url(&self) -> Result<Option<&str>> {
+        match self.database_url.as_deref() {
+            None | Some("") => Ok(None),
+            Some(url) if is_postgres_url(url) => Ok(Some(url)),
+            Some(other) => bail!("--database-url must start with postgres:// (got {other:?}); the SQLite file is chosen with --database"),
+        }
+    }
+}
+
+/// Runs a store command on `engine`, whichever backend it has.
+fn run_with<S: Store>(cli: &Cli, engine: Engine<S>) -> Result<ExitCode> {
     let today = cli.date.unwrap_or_else(|| Local::now().date_naive());
-    let session = Session { cli: &cli, engine: &engine, today };
+    let session = Session { cli, engine: &engine, today };
     match session.execute() {
         Ok(code) => Ok(code),
         Err(err) => match err.downcast_ref::<Error>() {
@@ -321,13 +343,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-struct Session<'a> {
+struct Session<'a, S: Store> {
     cli: &'a Cli,
-    engine: &'a Engine<SqliteStore>,
+    engine: &'a Engine<S>,
     today: NaiveDate,
 }
 
-impl Session<'_> {
+impl<S: Store> Session<'_, S> {
     /// The operator at the counter serving `psn_no` (N11: the person's own area by default).
     fn counter_for(&self, psn_no: &str) -> Result<Context> {
         let area = match &self.cli.operator_area {
@@ -344,7 +366,7 @@ impl Session<'_> {
     fn execute(&self) -> Result<ExitCode> {
         let engine = self.engine;
         match &self.cli.command {
-            Command::Migrate => println!("database {} is up to date", self.cli.database.display()),
+            Command::Migrate => println!("database {} is up to date", self.engine.store().describe()),
             Command::Person(PersonCommand::Register { psn_no, name, id_number, area, insurance, phone }) => {
                 let person = Person {
                     psn_no: psn_no.clone(),
@@ -790,12 +812,16 @@ fn policy(command: &PolicyCommand) -> Result<ExitCode> {
     }
 }
 
-fn run_scenarios(path: &Path, as_json: bool) -> Result<ExitCode> {
+fn run_scenarios(path: &Path, as_json: bool, postgres_url: Option<&str>) -> Result<ExitCode> {
+    let run_file = |file: &Path| match postgres_url {
+        Some(url) => scenario::run_file_on_postgres(file, url),
+        None => scenario::run_file(file),
+    };
     if path.is_dir() {
         let files = scenario::files_in(path).with_context(|| format!("reading {}", path.display()))?;
         let (mut passed, mut failed) = (0, 0);
         for file in &files {
-            let report = scenario::run_file(file);
+            let report = run_file(file);
             match &report.failure {
                 None => {
                     passed += 1;
@@ -810,7 +836,7 @@ fn run_scenarios(path: &Path, as_json: bool) -> Result<ExitCode> {
         println!("{passed} passed, {failed} failed");
         return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
-    let report = scenario::run_file(path);
+    let report = run_file(path);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report.document)?);
     }

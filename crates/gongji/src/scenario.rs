@@ -13,7 +13,9 @@ use gongji_engine::jobs::{JobHooks, LiquidationReason};
 use gongji_engine::persons::Credit;
 use gongji_engine::policy_file::{load_policy, preset_book};
 use gongji_engine::{Context, Engine, Error};
+use gongji_store::postgres::ScratchDatabase;
 use gongji_store::sqlite::SqliteStore;
+use gongji_store::{Store, StoreResult};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -128,14 +130,36 @@ impl Report {
 pub fn run_file(path: &Path) -> Report {
     match std::fs::read_to_string(path) {
         Ok(text) => run_text(&text, path.parent()),
-        Err(err) => Report { document: json!({"steps": [], "balances": {}}), failure: Some(format!("cannot read {}: {err}", path.display())) },
+        Err(err) => unreadable(path, err),
     }
+}
+
+/// Runs one scenario file on PostgreSQL: on a fresh database created on the server of
+/// `admin_url` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and dropped afterwards.
+pub fn run_file_on_postgres(path: &Path, admin_url: &str) -> Report {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => return unreadable(path, err),
+    };
+    match ScratchDatabase::create(admin_url, "gongji_scenario") {
+        Ok(database) => run_text_on(&text, path.parent(), || database.store()),
+        Err(err) => Report { document: json!({"steps": [], "balances": {}}), failure: Some(format!("store: {err}")) },
+    }
+}
+
+fn unreadable(path: &Path, err: std::io::Error) -> Report {
+    Report { document: json!({"steps": [], "balances": {}}), failure: Some(format!("cannot read {}: {err}", path.display())) }
 }
 
 /// Runs a scenario given as text; `base` resolves a relative policy path.
 pub fn run_text(text: &str, base: Option<&Path>) -> Report {
+    run_text_on(text, base, SqliteStore::in_memory)
+}
+
+/// Runs a scenario on the store `open` returns (fresh and empty).
+pub fn run_text_on<S: Store>(text: &str, base: Option<&Path>, open: impl FnOnce() -> StoreResult<S>) -> Report {
     let mut runner = Runner { steps_json: Vec::new(), engine: None, aliases: Vec::new() };
-    let failure = runner.run(text, base).err();
+    let failure = runner.run(text, base, open).err();
     let balances = runner.balances_json();
     Report { document: json!({"steps": runner.steps_json, "balances": balances}), failure }
 }
@@ -148,16 +172,16 @@ pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-struct Runner {
+struct Runner<S: Store> {
     steps_json: Vec<Value>,
-    engine: Option<Engine<SqliteStore>>,
+    engine: Option<Engine<S>>,
     aliases: Vec<String>,
 }
 
 type StepResult = Result<Value, Error>;
 
-impl Runner {
-    fn run(&mut self, text: &str, base: Option<&Path>) -> Result<(), String> {
+impl<S: Store> Runner<S> {
+    fn run(&mut self, text: &str, base: Option<&Path>, open: impl FnOnce() -> StoreResult<S>) -> Result<(), String> {
         let file: ScenarioFile = toml::from_str(text).map_err(|e| format!("scenario file: {}", e.to_string().trim_end()))?;
         let start = parse_date(&file.date, "date")?;
         let mut book = preset_book();
@@ -168,7 +192,7 @@ impl Runner {
         let policy = load_policy(&policy_ref).map_err(|e| format!("policy: {e}"))?;
         let default_area = policy.area.clone();
         book.add(policy);
-        let store = SqliteStore::in_memory().map_err(|e| format!("store: {e}"))?;
+        let store = open().map_err(|e| format!("store: {e}"))?;
         let engine = Engine::new(store, book);
         let setup = Context::new(Actor::System("scenario".into()), Channel::Batch, start);
         for (index, (alias, spec)) in file.persons.iter().enumerate() {
@@ -219,7 +243,7 @@ impl Runner {
         Ok(())
     }
 
-    fn engine(&self) -> &Engine<SqliteStore> {
+    fn engine(&self) -> &Engine<S> {
         self.engine.as_ref().expect("engine is set before steps run")
     }
 

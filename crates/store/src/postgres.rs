@@ -64,6 +64,12 @@ pub const BALANCE_SHARDS: i16 = 32;
 /// How long a caller waits for a free pooled connection before reporting `Busy`.
 const POOL_WAIT_MAX: Duration = Duration::from_secs(60);
 
+/// Failed attempts after which a transaction queues behind the retry lock before its next one.
+const TX_RETRIES_BEFORE_QUEUE: u32 = 3;
+
+/// Key of the session advisory lock that queues transactions which lost several races.
+const RETRY_QUEUE_LOCK_KEY: i64 = 0x6f6e_676a_6901;
+
 /// Key of the advisory lock that serialises migrations of one database between processes.
 const MIGRATION_LOCK_KEY: i64 = 0x6f6e_676a_6900;
 
@@ -158,51 +164,82 @@ impl PgStore {
         let mut lease = Lease { store: self, conn: Some(self.take()?) };
         for attempt in 0..=TX_RETRIES_MAX {
             let conn = lease.conn.as_mut().expect("leased connection");
-            if let Err(err) = conn.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ") {
-                lease.discard();
-                return Err(StoreError::Backend(format!("begin: {err}")).into());
-            }
-            let mut tx = PgTx { conn, retry: false };
-            let outcome = work(&mut tx);
-            let retry = tx.retry;
-            let finished = match outcome {
-                Ok(value) if commit && !retry => match conn.client.batch_execute("COMMIT") {
-                    Ok(()) => Some(Ok(value)),
-                    Err(err) if is_retryable(&err) => None,
-                    Err(err) => {
-                        lease.discard();
-                        return Err(StoreError::Backend(format!("commit: {err}")).into());
-                    }
-                },
-                other => {
-                    if let Err(err) = conn.client.batch_execute("ROLLBACK") {
-                        lease.discard();
-                        return Err(StoreError::Backend(format!("rollback: {err}")).into());
-                    }
-                    if retry {
-                        None
-                    } else {
-                        Some(other)
-                    }
+            // After a few lost races, wait in line with the other unlucky ones (a session lock
+            // taken before BEGIN, so the snapshot is taken after the wait): contenders of one
+            // hot row then take turns instead of failing each other again and again.
+            let queued = attempt >= TX_RETRIES_BEFORE_QUEUE;
+            if queued {
+                if let Err(err) = conn.client.batch_execute(&format!("SELECT pg_advisory_lock({RETRY_QUEUE_LOCK_KEY})")) {
+                    lease.discard();
+                    return Err(StoreError::Backend(format!("retry queue: {err}")).into());
                 }
-            };
-            if let Some(result) = finished {
-                lease.give_back();
-                return result;
             }
-            // Serialisation failure or deadlock: back off a little, longer each time, with
-            // jitter so that the same racers do not meet again at once.
-            let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 1000);
-            std::thread::sleep(Duration::from_micros(100 * u64::from(attempt + 1) + jitter));
+            let outcome = PgStore::attempt(conn, commit, &mut work);
+            if queued && !matches!(outcome, Attempt::Broken(_)) {
+                if let Err(err) = conn.client.batch_execute(&format!("SELECT pg_advisory_unlock({RETRY_QUEUE_LOCK_KEY})")) {
+                    lease.discard();
+                    return Err(StoreError::Backend(format!("retry queue: {err}")).into());
+                }
+            }
+            match outcome {
+                Attempt::Done(result) => {
+                    lease.give_back();
+                    return result;
+                }
+                Attempt::Broken(err) => {
+                    lease.discard();
+                    return Err(err.into());
+                }
+                Attempt::Retry => std::thread::sleep(backoff(attempt)),
+            }
         }
         lease.give_back();
         Err(StoreError::Busy.into())
+    }
+
+    /// One run of `work` in its own transaction.
+    fn attempt<R, E: From<StoreError>>(conn: &mut PgConn, commit: bool, work: &mut impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Attempt<Result<R, E>> {
+        if let Err(err) = conn.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ") {
+            return Attempt::Broken(StoreError::Backend(format!("begin: {err}")));
+        }
+        let mut tx = PgTx { conn, retry: false };
+        let outcome = work(&mut tx);
+        let retry = tx.retry;
+        match outcome {
+            Ok(value) if commit && !retry => match conn.client.batch_execute("COMMIT") {
+                Ok(()) => Attempt::Done(Ok(value)),
+                Err(err) if is_retryable(&err) => Attempt::Retry,
+                Err(err) => Attempt::Broken(StoreError::Backend(format!("commit: {err}"))),
+            },
+            other => match conn.client.batch_execute("ROLLBACK") {
+                Err(err) => Attempt::Broken(StoreError::Backend(format!("rollback: {err}"))),
+                Ok(()) if retry => Attempt::Retry,
+                Ok(()) => Attempt::Done(other),
+            },
+        }
     }
 
     /// The number of connections open now (idle or in use).
     pub fn connections_open(&self) -> usize {
         self.pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).open
     }
+}
+
+enum Attempt<T> {
+    Done(T),
+    /// Serialisation failure or deadlock: rolled back, run again.
+    Retry,
+    /// The connection failed; it is closed.
+    Broken(StoreError),
+}
+
+/// Exponential back-off with jitter (0.5 ms doubling to 64 ms, times 0.5–1.5), so that the same
+/// racers do not meet again at once.
+fn backoff(attempt: u32) -> Duration {
+    let base_us = 500u64 << attempt.min(7);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let salt = u64::from(nanos) ^ (std::process::id() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    Duration::from_micros(base_us / 2 + salt % base_us.max(1))
 }
 
 /// A connection taken from the pool: goes back when done, is closed when dropped otherwise
