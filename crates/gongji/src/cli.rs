@@ -122,6 +122,22 @@ pub enum Command {
     /// Run scenario files (§13).
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Generate a synthetic store: families of 1-6 with networks, balances, a year of activity.
+    Gen {
+        #[arg(long)]
+        persons: usize,
+        /// Months of contributions and settlements (1-12).
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        /// Settlements per 100 persons over the whole period.
+        #[arg(long, default_value_t = 50)]
+        bills_per_100_persons: u32,
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+    },
+    /// Benchmarks: figures are printed, never asserted.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Run the HTTP service: JSON API, OpenAPI, the HIS dialect (§12, §16).
     Serve(crate::serve_cli::ServeArgs),
     /// Issue, revoke and list the HTTP API's bearer tokens (§12).
@@ -292,6 +308,38 @@ pub enum JobCommand {
 }
 
 #[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Settlements per second and latency on a fresh SQLite file, one commit per bill and with
+    /// group commit; optionally pgbench's TPC-B on the local PostgreSQL for comparison.
+    Settle {
+        /// Persons generated (in families with networks) before the bills.
+        #[arg(long, default_value_t = 20_000)]
+        persons: usize,
+        #[arg(long, default_value_t = 20_000)]
+        bills: usize,
+        /// Bills per commit, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+        batch: Vec<usize>,
+        /// The benchmark's database file (deleted first).
+        #[arg(long, default_value = "/tmp/gongji-bench-settle.db")]
+        file: PathBuf,
+        /// An admin URL of a PostgreSQL server to run `pgbench -c 8 -j 2` against, e.g.
+        /// postgres://postgres@127.0.0.1:5432/postgres
+        #[arg(long)]
+        pgbench: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        pgbench_seconds: u32,
+    },
+    /// Year-end over generated stores of the given sizes (time, peak memory).
+    YearEnd {
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        persons: Vec<usize>,
+        #[arg(long, default_value = "/tmp")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum ScenarioCommand {
     /// Run a scenario file, or every `*.toml` in a folder.
     Run {
@@ -306,6 +354,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Scenario(ScenarioCommand::Run { path, json }) => return run_scenarios(path, *json, cli.postgres_url()?),
         Command::Policy(command) => return policy(command),
+        Command::Bench(command) => return bench(command),
         Command::Serve(args) => return crate::serve_cli::serve(&cli.database, cli.date, args),
         Command::Token(command) => return crate::serve_cli::token(&cli.database, command),
         _ => {}
@@ -463,7 +512,35 @@ impl<S: Store> Session<'_, S> {
                     record.reason, record.principal, record.interest, record.payee
                 );
             }
-            Command::Scenario(_) | Command::Policy(_) | Command::Serve(_) | Command::Token(_) => unreachable!("handled before opening the store"),
+            Command::Gen { persons, months, bills_per_100_persons, seed } => {
+                let options = crate::gen::GenOptions {
+                    persons: *persons,
+                    months: *months,
+                    bills_per_100_persons: *bills_per_100_persons,
+                    seed: *seed,
+                    ..Default::default()
+                };
+                let bar = indicatif::ProgressBar::new(0);
+                let started = std::time::Instant::now();
+                let summary = crate::gen::generate(engine, &options, &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })?;
+                bar.finish_and_clear();
+                println!(
+                    "generated {} persons in {} families ({} networks), {} credits ({}), {} settlements in {:.1} s",
+                    summary.persons,
+                    summary.families,
+                    summary.networks,
+                    summary.credits,
+                    summary.money_in,
+                    summary.settlements,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Command::Scenario(_) | Command::Policy(_) | Command::Serve(_) | Command::Token(_) | Command::Bench(_) => {
+                unreachable!("handled before opening the store")
+            }
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -502,6 +579,9 @@ impl<S: Store> Session<'_, S> {
             summary.already_done,
             summary.elapsed.as_millis()
         );
+        if let Some(kib) = crate::bench::peak_memory_kib() {
+            println!("  peak memory {kib} KiB");
+        }
         for (who, why) in &summary.skipped {
             println!("  skipped {who}: {why}");
         }
@@ -810,6 +890,43 @@ fn policy(command: &PolicyCommand) -> Result<ExitCode> {
             }
         }
     }
+}
+
+fn bench(command: &BenchCommand) -> Result<ExitCode> {
+    match command {
+        BenchCommand::Settle { persons, bills, batch, file, pgbench, pgbench_seconds } => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            let engine = Engine::new(SqliteStore::open(file)?, preset_book());
+            println!("settlement benchmark on {} (WAL, synchronous=FULL): {persons} persons, {bills} bills per run", file.display());
+            for row in crate::bench::bench_settle(&engine, *persons, *bills, batch)? {
+                println!("  {row}");
+            }
+            if let Some(url) = pgbench {
+                match crate::bench::pgbench_tps(url, 8, 2, *pgbench_seconds) {
+                    Ok(tps) => println!("  pgbench TPC-B -c 8 -j 2 -T {pgbench_seconds}: {tps:.0} tps"),
+                    Err(err) => println!("  pgbench failed: {err}"),
+                }
+            }
+        }
+        BenchCommand::YearEnd { persons, dir } => {
+            let executable = std::env::current_exe()?;
+            for row in crate::bench::bench_year_end(dir, persons, &executable).map_err(|e| anyhow::anyhow!(e))? {
+                println!(
+                    "year-end over {:>9} persons: {:>7.1} s (peak memory {} KiB; generating the store took {:.1} s)",
+                    row.persons,
+                    row.year_end.as_secs_f64(),
+                    row.peak_memory_kib.map(|k| k.to_string()).unwrap_or_else(|| "?".into()),
+                    row.generate.as_secs_f64()
+                );
+                for line in row.job_output.lines().take(2) {
+                    println!("    {line}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_scenarios(path: &Path, as_json: bool, postgres_url: Option<&str>) -> Result<ExitCode> {

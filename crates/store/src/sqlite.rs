@@ -23,6 +23,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_jobs.sql")),
 ];
 
+/// SQLite page cache per connection, in KiB (negative `cache_size` means KiB).
+const PAGE_CACHE_KIB: i64 = -65_536;
+
+/// Bytes of the database file read through mmap.
+const MMAP_BYTES: i64 = 256 * 1024 * 1024;
+
+/// Distinct statements kept prepared; the store has about a hundred.
+const STATEMENT_CACHE_CAPACITY: usize = 256;
+
 /// How long a writer waits for another process's transaction before reporting `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -38,6 +47,12 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        // A larger page cache and memory-mapped reads: the hot pages (system accounts, recent
+        // entries) stay in memory instead of being copied from the OS cache on every read.
+        conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB).map_err(backend)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(backend)?;
+        // Savepoints (group commit) keep their statement journal in memory, not in a temp file.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(backend)?;
         SqliteStore::prepare(conn, format!("sqlite:{}", path.display()))
     }
 
@@ -48,6 +63,7 @@ impl SqliteStore {
 
     fn prepare(mut conn: Connection, description: String) -> StoreResult<SqliteStore> {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         migrate(&mut conn)?;
         Ok(SqliteStore { conn: Mutex::new(conn), description })
     }
@@ -119,11 +135,12 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 fn date_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
+    // NaiveDate's Display is ISO 8601 (YYYY-MM-DD) without parsing a format string each time.
+    day.to_string()
 }
 
 fn parse_date(text: &str) -> StoreResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| corrupt("date", text))
+    text.parse::<NaiveDate>().map_err(|_| corrupt("date", text))
 }
 
 fn parse_instant(text: &str) -> StoreResult<DateTime<Utc>> {
@@ -164,29 +181,38 @@ fn person_from_row(row: PersonRow) -> StoreResult<Person> {
 }
 
 impl SqliteTx<'_> {
+    /// Runs a statement through the connection's statement cache: preparing SQL costs more
+    /// than running it, and every statement here runs many times a second.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// One row through the statement cache.
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+
     /// The account's row id, creating the account on first use.
     fn account_id(&self, account: &AccountRef, day: NaiveDate) -> StoreResult<i64> {
         let key = account.key();
-        if let Some(id) = self.conn.query_row("SELECT id FROM accounts WHERE account_key = ?1", [&key], |r| r.get(0)).optional().map_err(backend)? {
+        if let Some(id) = self.row("SELECT id FROM accounts WHERE account_key = ?1", [&key], |r| r.get(0)).optional().map_err(backend)? {
             return Ok(id);
         }
         let (owner, kind) = match account {
             AccountRef::Person { psn_no, kind } => (Some(psn_no.as_str()), kind.as_str()),
             AccountRef::System { kind, .. } => (None, kind.as_str()),
         };
-        self.conn
-            .execute(
-                "INSERT INTO accounts (account_key, owner, kind, may_go_negative, product_as_of) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key, owner, kind, account.may_go_negative(), date_text(day)],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO accounts (account_key, owner, kind, may_go_negative, product_as_of) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key, owner, kind, account.may_go_negative(), date_text(day)],
+        )
+        .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
     }
 
     fn load_network(&self, network_id: i64) -> StoreResult<Option<Network>> {
         let header: Option<(String, String)> = self
-            .conn
-            .query_row("SELECT area, promoter FROM networks WHERE id = ?1 AND dissolved_at IS NULL", [network_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .row("SELECT area, promoter FROM networks WHERE id = ?1 AND dissolved_at IS NULL", [network_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(backend)?;
         let Some((area, promoter)) = header else { return Ok(None) };
@@ -207,58 +233,56 @@ impl SqliteTx<'_> {
 
 impl Tx for SqliteTx<'_> {
     fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "INSERT INTO persons (psn_no, name, id_number, area, insurance, phone, status, created_at, created_by, channel)
+        self.exec(
+            "INSERT INTO persons (psn_no, name, id_number, area, insurance, phone, status, created_at, created_by, channel)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    person.psn_no,
-                    person.name,
-                    person.id_number.as_str(),
-                    person.area.as_str(),
-                    person.insurance.as_str(),
-                    person.phone,
-                    person.status.as_str(),
-                    provenance.recorded_at.to_rfc3339(),
-                    actor_text(provenance),
-                    provenance.channel.as_str()
-                ],
-            )
-            .map_err(backend)?;
+            params![
+                person.psn_no,
+                person.name,
+                person.id_number.as_str(),
+                person.area.as_str(),
+                person.insurance.as_str(),
+                person.phone,
+                person.status.as_str(),
+                provenance.recorded_at.to_rfc3339(),
+                actor_text(provenance),
+                provenance.channel.as_str()
+            ],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn person(&mut self, psn_no: &str) -> StoreResult<Option<Person>> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE psn_no = ?1");
-        let row = self.conn.query_row(&sql, [psn_no], person_row).optional().map_err(backend)?;
+        let row = self.row(&sql, [psn_no], person_row).optional().map_err(backend)?;
         row.map(person_from_row).transpose()
     }
 
     fn person_by_id_number(&mut self, id_number: &str) -> StoreResult<Option<Person>> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM persons WHERE id_number = ?1");
-        let row = self.conn.query_row(&sql, [id_number], person_row).optional().map_err(backend)?;
+        let row = self.row(&sql, [id_number], person_row).optional().map_err(backend)?;
         row.map(person_from_row).transpose()
     }
 
     fn set_person_status(&mut self, psn_no: &str, status: PersonStatus, reason: &str, provenance: &Provenance) -> StoreResult<()> {
-        let from: String = self.conn.query_row("SELECT status FROM persons WHERE psn_no = ?1", [psn_no], |r| r.get(0)).map_err(backend)?;
-        self.conn.execute("UPDATE persons SET status = ?1 WHERE psn_no = ?2", params![status.as_str(), psn_no]).map_err(backend)?;
-        self.conn
-            .execute(
-                "INSERT INTO person_status_changes (psn_no, from_status, to_status, reason, actor, channel, business_date, recorded_at)
+        let from: String = self.row("SELECT status FROM persons WHERE psn_no = ?1", [psn_no], |r| r.get(0)).map_err(backend)?;
+        self.exec("UPDATE persons SET status = ?1 WHERE psn_no = ?2", params![status.as_str(), psn_no]).map_err(backend)?;
+        self.exec(
+            "INSERT INTO person_status_changes (psn_no, from_status, to_status, reason, actor, channel, business_date, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    psn_no,
-                    from,
-                    status.as_str(),
-                    reason,
-                    actor_text(provenance),
-                    provenance.channel.as_str(),
-                    date_text(provenance.business_date),
-                    provenance.recorded_at.to_rfc3339()
-                ],
-            )
-            .map_err(backend)?;
+            params![
+                psn_no,
+                from,
+                status.as_str(),
+                reason,
+                actor_text(provenance),
+                provenance.channel.as_str(),
+                date_text(provenance.business_date),
+                provenance.recorded_at.to_rfc3339()
+            ],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
@@ -294,7 +318,7 @@ impl Tx for SqliteTx<'_> {
 
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
         let fen: Option<i64> =
-            self.conn.query_row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
+            self.row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
         Ok(Money::from_fen(fen.unwrap_or(0)))
     }
 
@@ -303,7 +327,7 @@ impl Tx for SqliteTx<'_> {
         let total: i64 = entry.postings.iter().map(|p| p.amount.fen()).sum();
         assert_eq!(total, 0, "unbalanced journal entry reached the store");
         let provenance = &entry.provenance;
-        let inserted = self.conn.execute(
+        let inserted = self.exec(
             "INSERT INTO journal_entries (kind, idempotency_key, actor, channel, business_date, recorded_at, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 entry.kind.as_str(),
@@ -324,13 +348,22 @@ impl Tx for SqliteTx<'_> {
         }
         let entry_id = self.conn.last_insert_rowid();
         for posting in &entry.postings {
-            let account_id = self.account_id(&posting.account, provenance.business_date)?;
-            let (balance, may_go_negative, fen_days, as_of): (i64, bool, i64, String) = self
-                .conn
-                .query_row("SELECT balance_fen, may_go_negative, product_fen_days, product_as_of FROM accounts WHERE id = ?1", [account_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
+            // One lookup by key gives the row and its state; a first posting creates the account.
+            let known: Option<(i64, i64, bool, i64, String)> = self
+                .row(
+                    "SELECT id, balance_fen, may_go_negative, product_fen_days, product_as_of FROM accounts WHERE account_key = ?1",
+                    [posting.account.key()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()
                 .map_err(backend)?;
+            let (account_id, balance, may_go_negative, fen_days, as_of) = match known {
+                Some(row) => row,
+                None => {
+                    let id = self.account_id(&posting.account, provenance.business_date)?;
+                    (id, 0, posting.account.may_go_negative(), 0, date_text(provenance.business_date))
+                }
+            };
             let new_balance = balance.checked_add(posting.amount.fen()).ok_or_else(|| StoreError::Backend("balance overflow".into()))?;
             if new_balance < 0 && !may_go_negative {
                 return Err(StoreError::NegativeBalance(posting.account.key()));
@@ -338,27 +371,24 @@ impl Tx for SqliteTx<'_> {
             let product =
                 BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }.accrue_to(Money::from_fen(balance), provenance.business_date);
             let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
-            self.conn
-                .execute(
-                    "UPDATE accounts SET balance_fen = ?1, product_fen_days = ?2, product_as_of = ?3 WHERE id = ?4",
-                    params![new_balance, fen_days, date_text(product.as_of), account_id],
-                )
-                .map_err(backend)?;
-            self.conn
-                .execute("INSERT INTO postings (entry_id, account_id, amount_fen) VALUES (?1, ?2, ?3)", params![entry_id, account_id, posting.amount.fen()])
+            self.exec(
+                "UPDATE accounts SET balance_fen = ?1, product_fen_days = ?2, product_as_of = ?3 WHERE id = ?4",
+                params![new_balance, fen_days, date_text(product.as_of), account_id],
+            )
+            .map_err(backend)?;
+            self.exec("INSERT INTO postings (entry_id, account_id, amount_fen) VALUES (?1, ?2, ?3)", params![entry_id, account_id, posting.amount.fen()])
                 .map_err(backend)?;
         }
         Ok(entry_id)
     }
 
     fn entry_by_key(&mut self, key: &str) -> StoreResult<Option<i64>> {
-        self.conn.query_row("SELECT id FROM journal_entries WHERE idempotency_key = ?1", [key], |r| r.get(0)).optional().map_err(backend)
+        self.row("SELECT id FROM journal_entries WHERE idempotency_key = ?1", [key], |r| r.get(0)).optional().map_err(backend)
     }
 
     fn entry(&mut self, entry_id: i64) -> StoreResult<Option<StoredEntry>> {
         let header: Option<(String, String, String, String, String, String)> = self
-            .conn
-            .query_row("SELECT kind, business_date, recorded_at, actor, channel, memo FROM journal_entries WHERE id = ?1", [entry_id], |r| {
+            .row("SELECT kind, business_date, recorded_at, actor, channel, memo FROM journal_entries WHERE id = ?1", [entry_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .optional()
@@ -410,15 +440,14 @@ impl Tx for SqliteTx<'_> {
 
     fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>> {
         let row: Option<(i64, String)> = self
-            .conn
-            .query_row("SELECT product_fen_days, product_as_of FROM accounts WHERE account_key = ?1", [account.key()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .row("SELECT product_fen_days, product_as_of FROM accounts WHERE account_key = ?1", [account.key()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(backend)?;
         row.map(|(fen_days, as_of)| Ok(BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? })).transpose()
     }
 
     fn audit(&mut self) -> StoreResult<AuditReport> {
-        let count = |sql: &str| -> StoreResult<u64> { self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend) };
+        let count = |sql: &str| -> StoreResult<u64> { self.row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend) };
         let mut report = AuditReport {
             accounts: count("SELECT COUNT(*) FROM accounts")?,
             entries: count("SELECT COUNT(*) FROM journal_entries")?,
@@ -443,27 +472,23 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self.conn.prepare("SELECT account_key, balance_fen FROM accounts WHERE may_go_negative = 0 AND balance_fen < 0").map_err(backend)?;
         report.negative =
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?)))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
-        let total: i64 = self.conn.query_row("SELECT COALESCE(SUM(amount_fen), 0) FROM postings", [], |r| r.get(0)).map_err(backend)?;
+        let total: i64 = self.row("SELECT COALESCE(SUM(amount_fen), 0) FROM postings", [], |r| r.get(0)).map_err(backend)?;
         report.ledger_total = Money::from_fen(total);
         Ok(report)
     }
 
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO networks (area, promoter, created_at) VALUES (?1, ?2, ?3)",
-                params![area.as_str(), promoter, provenance.recorded_at.to_rfc3339()],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO networks (area, promoter, created_at) VALUES (?1, ?2, ?3)",
+            params![area.as_str(), promoter, provenance.recorded_at.to_rfc3339()],
+        )
+        .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
     }
 
     fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>> {
-        let id: Option<i64> = self
-            .conn
-            .query_row("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
+        let id: Option<i64> =
+            self.row("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
         match id {
             Some(id) => self.load_network(id),
             None => Ok(None),
@@ -476,77 +501,70 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_member(&mut self, network_id: i64, psn_no: &str, relation: Option<&str>, state: MemberState, provenance: &Provenance) -> StoreResult<()> {
         let position: i64 = self
-            .conn
-            .query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM network_members WHERE network_id = ?1 AND state <> 'left'", [network_id], |r| r.get(0))
+            .row("SELECT COALESCE(MAX(position), 0) + 1 FROM network_members WHERE network_id = ?1 AND state <> 'left'", [network_id], |r| r.get(0))
             .map_err(backend)?;
-        self.conn
-            .execute(
-                "INSERT INTO network_members (network_id, psn_no, relation, state, position, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![network_id, psn_no, relation, state.as_str(), position, provenance.recorded_at.to_rfc3339()],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO network_members (network_id, psn_no, relation, state, position, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![network_id, psn_no, relation, state.as_str(), position, provenance.recorded_at.to_rfc3339()],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn set_member_state(&mut self, network_id: i64, psn_no: &str, state: MemberState) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE network_members SET state = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
-                params![state.as_str(), network_id, psn_no],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "UPDATE network_members SET state = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
+            params![state.as_str(), network_id, psn_no],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn end_membership(&mut self, network_id: i64, psn_no: &str, provenance: &Provenance) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
-                params![provenance.recorded_at.to_rfc3339(), network_id, psn_no],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
+            params![provenance.recorded_at.to_rfc3339(), network_id, psn_no],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn set_order(&mut self, network_id: i64, order: &[String]) -> StoreResult<()> {
         for (index, psn_no) in order.iter().enumerate() {
-            self.conn
-                .execute(
-                    "UPDATE network_members SET position = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
-                    params![index as i64 + 1, network_id, psn_no],
-                )
-                .map_err(backend)?;
+            self.exec(
+                "UPDATE network_members SET position = ?1 WHERE network_id = ?2 AND psn_no = ?3 AND state <> 'left'",
+                params![index as i64 + 1, network_id, psn_no],
+            )
+            .map_err(backend)?;
         }
         Ok(())
     }
 
     fn dissolve_network(&mut self, network_id: i64, provenance: &Provenance) -> StoreResult<()> {
         let at = provenance.recorded_at.to_rfc3339();
-        self.conn
-            .execute("UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND state <> 'left'", params![at, network_id])
+        self.exec("UPDATE network_members SET state = 'left', left_at = ?1 WHERE network_id = ?2 AND state <> 'left'", params![at, network_id])
             .map_err(backend)?;
-        self.conn.execute("UPDATE networks SET dissolved_at = ?1 WHERE id = ?2", params![at, network_id]).map_err(backend)?;
+        self.exec("UPDATE networks SET dissolved_at = ?1 WHERE id = ?2", params![at, network_id]).map_err(backend)?;
         Ok(())
     }
 
     fn insert_network_event(&mut self, event: &NewNetworkEvent) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "INSERT INTO network_events (network_id, area, kind, subject, detail, actor, channel, business_date, recorded_at)
+        self.exec(
+            "INSERT INTO network_events (network_id, area, kind, subject, detail, actor, channel, business_date, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    event.network_id,
-                    event.area.as_str(),
-                    event.kind,
-                    event.subject,
-                    event.detail,
-                    event.actor,
-                    event.channel,
-                    date_text(event.business_date),
-                    event.recorded_at.to_rfc3339()
-                ],
-            )
-            .map_err(backend)?;
+            params![
+                event.network_id,
+                event.area.as_str(),
+                event.kind,
+                event.subject,
+                event.detail,
+                event.actor,
+                event.channel,
+                date_text(event.business_date),
+                event.recorded_at.to_rfc3339()
+            ],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
@@ -633,8 +651,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn set_preset(&mut self, psn_no: &str, amount: Option<Money>, provenance: &Provenance) -> StoreResult<()> {
-        self.conn
-            .execute(
+        self.exec(
                 "INSERT INTO presets (psn_no, amount_fen, actor, channel, set_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (psn_no) DO UPDATE SET amount_fen = excluded.amount_fen, actor = excluded.actor, channel = excluded.channel, set_at = excluded.set_at",
                 params![psn_no, amount.map(Money::fen), actor_text(provenance), provenance.channel.as_str(), provenance.recorded_at.to_rfc3339()],
@@ -644,16 +661,14 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>> {
-        let fen: Option<Option<i64>> =
-            self.conn.query_row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        let fen: Option<Option<i64>> = self.row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
         Ok(fen.flatten().map(Money::from_fen))
     }
 
     fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>> {
         type Header = (i64, String, String, String, String, String, String, Option<i64>, [i64; 6], i64, Option<i64>, Option<String>);
         let header: Option<Header> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
                         fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
                         entry_id, cancel_entry_id, cancel_date
@@ -731,55 +746,51 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_settlement(&mut self, s: &StoredSettlement) -> StoreResult<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO settlements (institution, bill_id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
+        self.exec(
+            "INSERT INTO settlements (institution, bill_id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
                     fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen, entry_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                params![
-                    s.institution,
-                    s.bill_id,
-                    s.patient,
-                    s.visit.as_str(),
-                    date_text(s.bill_date),
-                    s.fingerprint,
-                    s.policy_id,
-                    date_text(s.policy_effective_from),
-                    s.network_id,
-                    s.split.fund_pay.fen(),
-                    s.split.self_borne.fen(),
-                    s.split.first_self_pay.fen(),
-                    s.split.self_funded.fen(),
-                    s.deductible_applied.fen(),
-                    s.cash.fen(),
-                    s.entry_id
-                ],
-            )
-            .map_err(backend)?;
+            params![
+                s.institution,
+                s.bill_id,
+                s.patient,
+                s.visit.as_str(),
+                date_text(s.bill_date),
+                s.fingerprint,
+                s.policy_id,
+                date_text(s.policy_effective_from),
+                s.network_id,
+                s.split.fund_pay.fen(),
+                s.split.self_borne.fen(),
+                s.split.first_self_pay.fen(),
+                s.split.self_funded.fen(),
+                s.deductible_applied.fen(),
+                s.cash.fen(),
+                s.entry_id
+            ],
+        )
+        .map_err(backend)?;
         let id = self.conn.last_insert_rowid();
         for (seq, (account, role, amount)) in s.lines.iter().enumerate() {
-            self.conn
-                .execute(
-                    "INSERT INTO settlement_lines (settlement_id, seq, account_key, role, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, seq as i64, account.key(), role, amount.fen()],
-                )
-                .map_err(backend)?;
+            self.exec(
+                "INSERT INTO settlement_lines (settlement_id, seq, account_key, role, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, seq as i64, account.key(), role, amount.fen()],
+            )
+            .map_err(backend)?;
         }
         for (seq, step) in s.steps.iter().enumerate() {
-            self.conn
-                .execute(
-                    "INSERT INTO settlement_steps (settlement_id, seq, account_key, role, amount_fen, code, rule, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![id, seq as i64, step.account, step.role, step.amount.fen(), step.code, step.rule, step.message],
-                )
-                .map_err(backend)?;
+            self.exec(
+                "INSERT INTO settlement_steps (settlement_id, seq, account_key, role, amount_fen, code, rule, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![id, seq as i64, step.account, step.role, step.amount.fen(), step.code, step.rule, step.message],
+            )
+            .map_err(backend)?;
         }
         Ok(id)
     }
 
     fn mark_cancelled(&mut self, settlement_id: i64, cancel_entry_id: i64, cancel_date: NaiveDate) -> StoreResult<()> {
         let changed = self
-            .conn
-            .execute(
+            .exec(
                 "UPDATE settlements SET cancel_entry_id = ?1, cancel_date = ?2 WHERE id = ?3 AND cancel_entry_id IS NULL",
                 params![cancel_entry_id, date_text(cancel_date), settlement_id],
             )
@@ -792,8 +803,7 @@ impl Tx for SqliteTx<'_> {
 
     fn year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType) -> StoreResult<YearTotals> {
         let row: Option<(i64, i64)> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT deductible_used_fen, fund_paid_fen FROM year_totals WHERE psn_no = ?1 AND year = ?2 AND visit = ?3",
                 params![psn_no, year, visit.as_str()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -804,23 +814,21 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn put_year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType, totals: YearTotals) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "INSERT INTO year_totals (psn_no, year, visit, deductible_used_fen, fund_paid_fen) VALUES (?1, ?2, ?3, ?4, ?5)
+        self.exec(
+            "INSERT INTO year_totals (psn_no, year, visit, deductible_used_fen, fund_paid_fen) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (psn_no, year, visit) DO UPDATE SET deductible_used_fen = excluded.deductible_used_fen, fund_paid_fen = excluded.fund_paid_fen",
-                params![psn_no, year, visit.as_str(), totals.deductible_used.fen(), totals.fund_paid.fen()],
-            )
-            .map_err(backend)?;
+            params![psn_no, year, visit.as_str(), totals.deductible_used.fen(), totals.fund_paid.fen()],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn insert_refund_holding(&mut self, h: &NewRefundHolding) -> StoreResult<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO refund_holdings (owner, area, amount_fen, settlement_id, cancel_entry_id, created_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![h.owner, h.area.as_str(), h.amount.fen(), h.settlement_id, h.cancel_entry_id, date_text(h.created_date)],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO refund_holdings (owner, area, amount_fen, settlement_id, cancel_entry_id, created_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![h.owner, h.area.as_str(), h.amount.fen(), h.settlement_id, h.cancel_entry_id, date_text(h.created_date)],
+        )
+        .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -865,8 +873,7 @@ impl Tx for SqliteTx<'_> {
 
     fn mark_holding_synced(&mut self, holding_id: i64, entry_id: i64) -> StoreResult<()> {
         let changed = self
-            .conn
-            .execute("UPDATE refund_holdings SET synced_entry_id = ?1 WHERE id = ?2 AND synced_entry_id IS NULL", params![entry_id, holding_id])
+            .exec("UPDATE refund_holdings SET synced_entry_id = ?1 WHERE id = ?2 AND synced_entry_id IS NULL", params![entry_id, holding_id])
             .map_err(backend)?;
         if changed != 1 {
             return Err(StoreError::AlreadyExists(format!("refund holding {holding_id} already synced")));
@@ -883,29 +890,26 @@ impl Tx for SqliteTx<'_> {
 
     fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
         let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
-        self.conn
-            .execute(
-                "UPDATE accounts SET product_fen_days = ?1, product_as_of = ?2 WHERE account_key = ?3",
-                params![fen_days, date_text(product.as_of), account.key()],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "UPDATE accounts SET product_fen_days = ?1, product_as_of = ?2 WHERE account_key = ?3",
+            params![fen_days, date_text(product.as_of), account.key()],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>> {
-        self.conn
-            .query_row("SELECT outcome FROM job_marks WHERE job = ?1 AND period = ?2 AND subject = ?3", params![job, period, subject], |r| r.get(0))
+        self.row("SELECT outcome FROM job_marks WHERE job = ?1 AND period = ?2 AND subject = ?3", params![job, period, subject], |r| r.get(0))
             .optional()
             .map_err(backend)
     }
 
     fn insert_job_mark(&mut self, mark: &JobMark) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "INSERT INTO job_marks (job, period, subject, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![mark.job, mark.period, mark.subject, mark.outcome, mark.recorded_at.to_rfc3339()],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO job_marks (job, period, subject, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![mark.job, mark.period, mark.subject, mark.outcome, mark.recorded_at.to_rfc3339()],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
@@ -936,19 +940,17 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_liquidation(&mut self, l: &Liquidation) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "INSERT INTO liquidations (psn_no, reason, business_date, principal_fen, interest_fen, payee, entry_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![l.psn_no, l.reason, date_text(l.business_date), l.principal.fen(), l.interest.fen(), l.payee, l.entry_id],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO liquidations (psn_no, reason, business_date, principal_fen, interest_fen, payee, entry_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![l.psn_no, l.reason, date_text(l.business_date), l.principal.fen(), l.interest.fen(), l.payee, l.entry_id],
+        )
+        .map_err(backend)?;
         Ok(())
     }
 
     fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>> {
         let row: Option<(String, String, i64, i64, String, Option<i64>)> = self
-            .conn
-            .query_row("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = ?1", [psn_no], |r| {
+            .row("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = ?1", [psn_no], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .optional()
@@ -981,25 +983,23 @@ impl Tx for SqliteTx<'_> {
 
     // Tokens (§12)
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![token.token_hash, token.role, token.area, token.institution, token.person, token.name, token.created_at.to_rfc3339()],
-            )
-            .map_err(backend)?;
+        self.exec(
+            "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![token.token_hash, token.role, token.area, token.institution, token.person, token.name, token.created_at.to_rfc3339()],
+        )
+        .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
     }
 
     fn token_by_hash(&mut self, token_hash: &str) -> StoreResult<Option<StoredToken>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?1");
-        let row = self.conn.query_row(&sql, [token_hash], token_row).optional().map_err(backend)?;
+        let row = self.row(&sql, [token_hash], token_row).optional().map_err(backend)?;
         row.map(token_from_row).transpose()
     }
 
     fn revoke_token(&mut self, token_id: i64, revoked_at: DateTime<Utc>) -> StoreResult<bool> {
         let changed = self
-            .conn
-            .execute("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL", params![revoked_at.to_rfc3339(), token_id])
+            .exec("UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL", params![revoked_at.to_rfc3339(), token_id])
             .map_err(backend)?;
         Ok(changed == 1)
     }
