@@ -14,9 +14,12 @@ pub enum PersonAccount {
     His,
     /// 共济健康账户: filled from own HIS, still owned by the person.
     Mut,
+    /// 共济额度 (X2): quota money that near relatives set aside for this person. Only this
+    /// person spends it (settlement, resident premium); what is unused returns to the donors.
+    Quota,
 }
 
-string_enum!(PersonAccount { Cur => "cur", His => "his", Mut => "mut" });
+string_enum!(PersonAccount { Cur => "cur", His => "his", Mut => "mut", Quota => "quota" });
 
 /// The system accounts of P4, one of each per planning area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,6 +40,10 @@ pub enum SystemAccount {
     PatientCash,
     /// What the agency owes institutions for settled bills.
     InstitutionClearing,
+    /// Money sent to (positive) or received from (negative) other planning areas (X2 clearing).
+    InterAreaClearing,
+    /// Resident-insurance premiums paid from personal-account money (X4).
+    ResidentPremium,
 }
 
 string_enum!(SystemAccount {
@@ -48,6 +55,8 @@ string_enum!(SystemAccount {
     LiquidationPayable => "liquidation_payable",
     PatientCash => "patient_cash",
     InstitutionClearing => "institution_clearing",
+    InterAreaClearing => "interarea_clearing",
+    ResidentPremium => "resident_premium",
 });
 
 /// One account of the ledger.

@@ -36,6 +36,12 @@ pub enum ErrorCode {
     TransferNotEligible,
     NetworkPending,
     AuthForbidden,
+    TransferCommitmentRequired,
+    AssociationAlreadyBound,
+    AssociationNotFound,
+    QuotaNotFound,
+    QuotaLimit,
+    PremiumAlreadyPaid,
 }
 
 impl ErrorCode {
@@ -71,6 +77,12 @@ impl ErrorCode {
         ErrorCode::TransferNotEligible,
         ErrorCode::NetworkPending,
         ErrorCode::AuthForbidden,
+        ErrorCode::TransferCommitmentRequired,
+        ErrorCode::AssociationAlreadyBound,
+        ErrorCode::AssociationNotFound,
+        ErrorCode::QuotaNotFound,
+        ErrorCode::QuotaLimit,
+        ErrorCode::PremiumAlreadyPaid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +118,12 @@ impl ErrorCode {
             ErrorCode::TransferNotEligible => "transfer.not_eligible",
             ErrorCode::NetworkPending => "network.pending",
             ErrorCode::AuthForbidden => "auth.forbidden",
+            ErrorCode::TransferCommitmentRequired => "transfer.commitment_required",
+            ErrorCode::AssociationAlreadyBound => "association.already_bound",
+            ErrorCode::AssociationNotFound => "association.not_found",
+            ErrorCode::QuotaNotFound => "quota.not_found",
+            ErrorCode::QuotaLimit => "quota.limit",
+            ErrorCode::PremiumAlreadyPaid => "premium.already_paid",
         }
     }
 

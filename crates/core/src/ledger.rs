@@ -22,6 +22,10 @@ pub enum EntryKind {
     RollOver,
     Liquidation,
     RelativeTransfer,
+    /// Quota money set aside, topped up, or returned between a donor and a relative (X2).
+    Quota,
+    /// A resident-insurance premium paid from account money (X4).
+    Premium,
 }
 
 string_enum!(EntryKind {
@@ -36,6 +40,8 @@ string_enum!(EntryKind {
     RollOver => "roll_over",
     Liquidation => "liquidation",
     RelativeTransfer => "relative_transfer",
+    Quota => "quota",
+    Premium => "premium",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
+use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::money::{Money, Ratio};
 use crate::person::{string_enum, AreaCode};
 
@@ -111,6 +112,48 @@ pub struct Models {
     pub quota: bool,
 }
 
+/// X3: limits on money given to a relative (quota grants and top-ups), as policy data. `None`
+/// is no limit; a policy file that says nothing has no limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransferLimits {
+    /// At most this many transfers by one donor per local calendar day.
+    pub per_day: Option<u32>,
+    /// At most this much per transfer.
+    pub per_transfer_max: Option<Money>,
+    /// No transfer from `.0` (inclusive) to `.1` (exclusive), in minutes after local midnight;
+    /// the window may wrap midnight (22:00-06:00 is `(1320, 360)`).
+    pub quiet_hours: Option<(u32, u32)>,
+}
+
+impl TransferLimits {
+    /// X3: may a donor who already made `done_today` transfers today give `amount` now, at
+    /// `minute_of_day` local time?
+    pub fn check(&self, amount: Money, done_today: u32, minute_of_day: u32) -> DomainResult<()> {
+        if let Some(max) = self.per_transfer_max {
+            if amount > max {
+                return Err(DomainError::new(ErrorCode::QuotaLimit, "X3", format!("at most {max} per transfer; {amount} asked")));
+            }
+        }
+        if let Some(per_day) = self.per_day {
+            if done_today >= per_day {
+                return Err(DomainError::new(ErrorCode::QuotaLimit, "X3", format!("at most {per_day} transfers a day; {done_today} made today")));
+            }
+        }
+        if let Some((from, until)) = self.quiet_hours {
+            let quiet = if from <= until { (from..until).contains(&minute_of_day) } else { minute_of_day >= from || minute_of_day < until };
+            if quiet {
+                return Err(DomainError::new(ErrorCode::QuotaLimit, "X3", format!("no transfers between {} and {} (local time)", clock(from), clock(until))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `HH:MM` of minutes after midnight.
+pub fn clock(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// One version of a planning area's policy, in force from `effective_from`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -139,6 +182,8 @@ pub struct Policy {
     pub year_end_steps: Vec<YearEndStep>,
     /// S2: only the part of a binder's account above this may pay a bound relative's burden.
     pub association_threshold: Money,
+    /// X3: limits on quota transfers to relatives.
+    pub transfer_limits: TransferLimits,
 }
 
 impl Policy {
@@ -204,6 +249,7 @@ mod tests {
             preset_date: (6, 1),
             year_end_steps: vec![],
             association_threshold: Money::ZERO,
+            transfer_limits: TransferLimits::default(),
         }
     }
 
@@ -220,5 +266,23 @@ mod tests {
         assert!(book.in_force(&area, day("2015-12-31")).is_none());
         let other = AreaCode::parse("110000").unwrap();
         assert_eq!(book.in_force(&other, day("2024-01-01")).unwrap().area, None);
+    }
+
+    #[test]
+    fn x3_transfer_limits_per_transfer_per_day_and_quiet_hours() {
+        let limits = TransferLimits { per_day: Some(3), per_transfer_max: Some(Money::yuan(2000)), quiet_hours: Some((22 * 60, 6 * 60)) };
+        let noon = 12 * 60;
+        assert!(limits.check(Money::yuan(2000), 2, noon).is_ok());
+        let code = |r: DomainResult<()>| r.unwrap_err().code;
+        assert_eq!(code(limits.check(Money::from_fen(200_001), 0, noon)), ErrorCode::QuotaLimit);
+        assert_eq!(code(limits.check(Money::yuan(1), 3, noon)), ErrorCode::QuotaLimit);
+        assert_eq!(code(limits.check(Money::yuan(1), 0, 22 * 60)), ErrorCode::QuotaLimit);
+        assert_eq!(code(limits.check(Money::yuan(1), 0, 5 * 60 + 59)), ErrorCode::QuotaLimit);
+        assert!(limits.check(Money::yuan(1), 0, 6 * 60).is_ok());
+        assert!(limits.check(Money::yuan(1), 0, 21 * 60 + 59).is_ok());
+        // A window inside one day, and no limits at all.
+        let lunch = TransferLimits { quiet_hours: Some((12 * 60, 13 * 60)), ..TransferLimits::default() };
+        assert!(lunch.check(Money::yuan(1), 0, 12 * 60 + 30).is_err() && lunch.check(Money::yuan(1), 0, 13 * 60).is_ok());
+        assert!(TransferLimits::default().check(Money::yuan(1_000_000), 1000, 23 * 60).is_ok());
     }
 }

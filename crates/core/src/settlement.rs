@@ -190,6 +190,8 @@ pub enum SourceRole {
     },
     /// A bound relative's account above the threshold (S2).
     Association,
+    /// Quota money near relatives set aside for the patient (X2).
+    Quota,
 }
 
 impl SourceRole {
@@ -200,6 +202,7 @@ impl SourceRole {
             SourceRole::OwnMut => "本人共济账户".into(),
             SourceRole::FamilyMut { position } => format!("家庭共济网成员共济账户（支付顺序第{position}位）"),
             SourceRole::Association => "关联亲属个人账户".into(),
+            SourceRole::Quota => "近亲属共济额度".into(),
         }
     }
 
@@ -393,6 +396,7 @@ pub fn role_account(role: SourceRole) -> Option<PersonAccount> {
         SourceRole::OwnHis => Some(PersonAccount::His),
         SourceRole::OwnMut | SourceRole::FamilyMut { .. } => Some(PersonAccount::Mut),
         SourceRole::Association => None,
+        SourceRole::Quota => Some(PersonAccount::Quota),
     }
 }
 

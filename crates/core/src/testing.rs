@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::money::{Money, Ratio};
-use crate::policy::{AccountScope, Models, Policy};
+use crate::policy::{AccountScope, Models, Policy, TransferLimits};
 
 pub fn empty_policy() -> Policy {
     Policy {
@@ -26,5 +26,6 @@ pub fn empty_policy() -> Policy {
         preset_date: (6, 1),
         year_end_steps: vec![],
         association_threshold: Money::ZERO,
+        transfer_limits: TransferLimits::default(),
     }
 }

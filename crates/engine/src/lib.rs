@@ -7,14 +7,19 @@
 //!
 //! [`JournalEntry`]: gongji_core::JournalEntry
 
+pub mod association;
 pub mod batch;
 pub mod context;
 pub mod error;
+pub mod interarea;
 pub mod jobs;
 pub mod networks;
+pub mod outbox;
 pub mod persons;
 pub mod policy_file;
 pub mod queries;
+pub mod quota;
+pub mod relatives;
 pub mod settlement;
 pub mod transfers;
 

@@ -152,8 +152,8 @@ pub(crate) fn post_credit(tx: &mut dyn Tx, ctx: &Context, credit: &Credit) -> Re
     let (kind, source) = match credit.account {
         PersonAccount::Cur => (EntryKind::Contribution, SystemAccount::ContributionInflow),
         PersonAccount::His => (EntryKind::OpeningBalance, SystemAccount::OpeningBalance),
-        PersonAccount::Mut => {
-            return Err(Error::domain(ErrorCode::InputInvalid, "P5", "credits go into CUR (contributions) or HIS (opening balances), never MUT"))
+        PersonAccount::Mut | PersonAccount::Quota => {
+            return Err(Error::domain(ErrorCode::InputInvalid, "P5", "credits go into CUR (contributions) or HIS (opening balances), never MUT or a quota"))
         }
     };
     if credit.account == PersonAccount::Cur && person.insurance != InsuranceType::Employee {
@@ -185,6 +185,7 @@ pub(crate) fn set_status_in(tx: &mut dyn Tx, ctx: &Context, psn_no: &str, status
         return Err(Error::domain(ErrorCode::PersonStatus, "P1", "a cancelled person's status does not change again"));
     }
     tx.set_person_status(psn_no, status, reason, &ctx.provenance())?;
+    crate::quota::on_status_change(tx, ctx, psn_no, status)?;
     if !status.is_closed() {
         return Ok(());
     }

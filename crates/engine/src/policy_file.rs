@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use gongji_core::policy::{AccountScope, Benefit, BurdenPart, Models, RelationRule, YearEndStep};
+use gongji_core::policy::{AccountScope, Benefit, BurdenPart, Models, RelationRule, TransferLimits, YearEndStep};
 use gongji_core::{AreaCode, DomainError, ErrorCode, Money, Policy, PolicyBook, Ratio, VisitType};
 use serde::Deserialize;
 
@@ -35,6 +35,19 @@ struct PolicyFile {
     scope: ScopesFile,
     benefits: BTreeMap<String, BenefitFile>,
     interest: InterestFile,
+    /// X3: optional; no table means no limits.
+    #[serde(default)]
+    transfer_limits: TransferLimitsFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TransferLimitsFile {
+    per_day: Option<u32>,
+    per_transfer_max: Option<String>,
+    /// `HH:MM` local time; both or neither.
+    quiet_from: Option<String>,
+    quiet_until: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +157,21 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
         association: file.models.association,
         quota: file.models.quota,
     };
+    let limits = &file.transfer_limits;
+    let minute = |name: &str, text: &str| {
+        chrono::NaiveTime::parse_from_str(text, "%H:%M")
+            .map(|t| chrono::Timelike::hour(&t) * 60 + chrono::Timelike::minute(&t))
+            .map_err(|_| field(name, "must be a local time HH:MM"))
+    };
+    let transfer_limits = TransferLimits {
+        per_day: limits.per_day,
+        per_transfer_max: limits.per_transfer_max.as_deref().map(|t| money("transfer_limits.per_transfer_max", t)).transpose()?,
+        quiet_hours: match (&limits.quiet_from, &limits.quiet_until) {
+            (Some(from), Some(until)) => Some((minute("transfer_limits.quiet_from", from)?, minute("transfer_limits.quiet_until", until)?)),
+            (None, None) => None,
+            _ => return Err(field("transfer_limits", "give both quiet_from and quiet_until, or neither")),
+        },
+    };
     if (models.network || models.relative_transfer || models.association || models.quota) && relations.is_empty() {
         return Err(field("relations", "a family model is enabled but no relation is allowed"));
     }
@@ -165,6 +193,7 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
         preset_date,
         year_end_steps,
         association_threshold: money("association_threshold", &file.association_threshold)?,
+        transfer_limits,
     })
 }
 
@@ -224,6 +253,24 @@ mod tests {
         let national = load_policy("national").unwrap();
         assert!(national.area.is_none());
         assert!(national.relation("sibling").is_some(), "X1: near relatives are policy data");
+        for near in ["grandparent", "grandchild"] {
+            assert!(national.relation(near).is_some(), "X1: {near}");
+        }
+        assert_eq!(national.transfer_limits.per_day, Some(3), "X3");
+        assert_eq!(national.transfer_limits.per_transfer_max, Some(Money::yuan(2000)), "X3");
+        assert_eq!(national.transfer_limits.quiet_hours, Some((22 * 60, 6 * 60)), "X3");
+        assert_eq!(ningbo.transfer_limits, TransferLimits::default(), "no table, no limits");
+    }
+
+    #[test]
+    fn x3_transfer_limits_are_checked_when_parsed() {
+        let good = PRESETS[0].1;
+        let with = |table: &str| parse_policy(&format!("{good}\n[transfer_limits]\n{table}\n"), "t.toml");
+        assert_eq!(with("per_day = 2").unwrap().transfer_limits.per_day, Some(2));
+        assert!(with("quiet_from = \"23:00\"").unwrap_err().message.contains("quiet_until"));
+        assert!(with("quiet_from = \"25:00\"\nquiet_until = \"06:00\"").unwrap_err().message.contains("quiet_from"));
+        assert!(with("per_transfer_max = \"1.234\"").unwrap_err().message.contains("per_transfer_max"));
+        assert!(with("per_week = 1").is_err());
     }
 
     #[test]

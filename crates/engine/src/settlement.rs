@@ -213,15 +213,25 @@ impl<S: Store> Engine<S> {
             cancelled: None,
         };
         tx.insert_settlement(&stored)?;
+        crate::quota::on_settled(tx, ctx, &stored)?;
         let mut result = outcome_of_stored(&stored);
         result.replayed = false;
         Ok(result)
     }
 }
 
-/// The waterfall's sources in order (ST2): own CUR, HIS, MUT; then, where the policy has the
-/// network model, every other member's MUT in payment order. Also the network used, if any.
+/// The waterfall's sources in order (ST2): own CUR, HIS, MUT; the network's MUT accounts; then
+/// the association surplus (S2) and the quota money of near relatives (X2). Also the network used.
 fn funding_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person) -> Result<(Vec<FundingSource>, Option<i64>)> {
+    let (mut sources, network_id) = own_and_network_sources(tx, policy, patient)?;
+    crate::association::append_sources(tx, policy, patient, &mut sources)?;
+    crate::quota::append_sources(tx, policy, patient, &mut sources)?;
+    Ok((sources, network_id))
+}
+
+/// Own CUR, HIS, MUT; then, where the policy has the network model, every other member's MUT
+/// in payment order. Also the network used, if any.
+fn own_and_network_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person) -> Result<(Vec<FundingSource>, Option<i64>)> {
     let mut sources = Vec::new();
     for (kind, role, scope) in [
         (PersonAccount::Cur, SourceRole::OwnCur, &policy.scope_cur),
@@ -315,6 +325,7 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str) -
         format!("cancel bill {bill_id} of {institution}"),
     )?;
     let entry_id = tx.post(&entry)?;
+    crate::quota::on_cancelled(tx, ctx, &stored, entry_id)?;
     for (owner, amount) in &outcome.held {
         tx.insert_refund_holding(&NewRefundHolding {
             owner: owner.clone(),
@@ -343,6 +354,7 @@ fn role_name(role: SourceRole) -> String {
         SourceRole::OwnMut => "own_mut".into(),
         SourceRole::FamilyMut { position } => format!("family_mut:{position}"),
         SourceRole::Association => "association".into(),
+        SourceRole::Quota => crate::quota::ROLE.into(),
     }
 }
 

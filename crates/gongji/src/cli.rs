@@ -122,6 +122,9 @@ pub enum Command {
     /// Run scenario files (§13).
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Relative transfer (§7), association (§8), near-relative quotas (§15), the outbox.
+    #[command(flatten)]
+    Family(crate::family_cli::FamilyCommand),
     /// Generate a synthetic store: families of 1-6 with networks, balances, a year of activity.
     Gen {
         #[arg(long)]
@@ -502,6 +505,7 @@ impl<S: Store> Session<'_, S> {
                     }
                 }
             }
+            Command::Family(command) => return crate::family_cli::execute(self.engine, self.cli, self.today, command),
             Command::Query(command) => self.query(command)?,
             Command::Job(JobCommand::Run { name, year, for_date, batch }) => return self.run_job(name, *year, *for_date, *batch),
             Command::Liquidate { person, reason, payee } => {

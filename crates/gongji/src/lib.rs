@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod family_cli;
 pub mod gen;
 pub mod import;
 pub mod scenario;

@@ -75,6 +75,13 @@ struct StepSpec {
     name: Option<String>,
     reason: Option<String>,
     balances: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    // Family steps (§7, §8, §15): the other party, a code or time or year of the step.
+    relative: Option<String>,
+    id_number: Option<String>,
+    code: Option<String>,
+    time: Option<String>,
+    year: Option<i32>,
+    payer: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -390,7 +397,24 @@ impl<S: Store> Runner<S> {
                 let record = engine.liquidate(&ctx, &person, reason, &payee)?;
                 Ok(json!({"principal": record.principal.to_string(), "interest": record.interest.to_string(), "payee": record.payee}))
             }
-            "relative_transfer" | "bind" | "unbind" => Err(unsupported(&step.action)),
+            "relative_transfer" | "bind" | "unbind" | "set_quota" | "end_quota" | "pay_premium" | "relay" => {
+                let family = crate::family_cli::FamilyStep {
+                    action: &step.action,
+                    person: step.person.as_deref(),
+                    from: step.from.as_deref(),
+                    to: step.to.as_deref(),
+                    relative: step.relative.as_deref(),
+                    relation: step.relation.as_deref(),
+                    amount: step.amount.as_deref(),
+                    name: step.name.as_deref(),
+                    id_number: step.id_number.as_deref(),
+                    code: step.code.as_deref(),
+                    time: step.time.as_deref(),
+                    year: step.year,
+                    payer: step.payer.as_deref(),
+                };
+                crate::family_cli::scenario_step(engine, &family, day, &|alias| self.aliases.iter().any(|a| a == alias))
+            }
             other => Err(input_error(format!("unknown step `{other}`"))),
         }
     }
@@ -560,10 +584,6 @@ fn parse_date(text: &str, what: &str) -> Result<NaiveDate, String> {
 
 fn input_error(message: String) -> Error {
     Error::domain(gongji_core::ErrorCode::InputInvalid, "§13", message)
-}
-
-fn unsupported(what: &str) -> Error {
-    Error::domain(gongji_core::ErrorCode::InputInvalid, "§13", format!("step `{what}` is not supported by this version of gongji yet"))
 }
 
 fn describe_error(err: &Error) -> String {

@@ -45,6 +45,13 @@ pub const STATUS_OF_CODE: &[(ErrorCode, u16)] = &[
     (ErrorCode::TransferNotEligible, 422),
     (ErrorCode::NetworkPending, 409),
     (ErrorCode::AuthForbidden, 403),
+    // Family models (§7, §8, §15)
+    (ErrorCode::TransferCommitmentRequired, 422),
+    (ErrorCode::AssociationAlreadyBound, 409),
+    (ErrorCode::AssociationNotFound, 404),
+    (ErrorCode::QuotaNotFound, 404),
+    (ErrorCode::QuotaLimit, 422),
+    (ErrorCode::PremiumAlreadyPaid, 409),
 ];
 
 /// Codes the HTTP layer adds to SPEC §14; they never come from a business rule.

@@ -171,3 +171,219 @@ pub struct Liquidation {
     /// `None` when there was nothing to pay out.
     pub entry_id: Option<i64>,
 }
+
+// Family models (§7, §8, §15)
+
+/// A message waiting in the notification outbox (TR3): an SMS to a registered phone. `body`
+/// holds `{code}` where the one-time `secret` goes; the secret is cleared once the message is
+/// sent, given up or void, so that no readable code outlives its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    /// `transfer_code`, `transfer_done`.
+    pub kind: String,
+    pub psn_no: String,
+    /// The registered phone (personal data: never log it unmasked).
+    pub recipient: String,
+    pub body: String,
+    pub secret: Option<String>,
+    /// What it is about, e.g. `relative_transfer:12`.
+    pub reference: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: i64,
+    pub notification: NewNotification,
+    /// `pending`, `sending` (claimed by a sender), `sent`, `failed` (attempts used up or
+    /// refused by the gateway), `unknown` (a sender stopped while sending: not sent again),
+    /// `void` (no longer needed).
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub claim: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A change of a notification's state, applied only if it is still in the expected state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationUpdate {
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub clear_secret: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A relative transfer waiting for its one-time code (TR1–TR3). Only a salted hash of the
+/// code is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRelativeTransfer {
+    pub authoriser: String,
+    pub beneficiary: String,
+    pub relation: String,
+    pub amount: Money,
+    pub code_salt: String,
+    pub code_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub notification_id: Option<i64>,
+    /// When the authoriser accepted the commitment letter (承诺书, TR3).
+    pub commitment_accepted_at: DateTime<Utc>,
+    pub actor: String,
+    pub channel: String,
+    pub business_date: NaiveDate,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelativeTransferRecord {
+    pub id: i64,
+    pub request: NewRelativeTransfer,
+    /// Wrong codes entered so far.
+    pub attempts: u32,
+    /// `pending`, `confirmed`, `expired`, `locked` (tries used up).
+    pub state: String,
+    pub entry_id: Option<i64>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A binding of the association model (S1): the binder's account above the threshold may pay
+/// the relative's burden (S2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAssociation {
+    pub binder: String,
+    pub relative: String,
+    pub relation: String,
+    pub area: AreaCode,
+    pub actor: String,
+    pub channel: String,
+    pub business_date: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Association {
+    pub id: i64,
+    pub association: NewAssociation,
+    /// Who ended it, through which channel, on which business date, when.
+    pub ended: Option<(String, String, NaiveDate, DateTime<Utc>)>,
+}
+
+/// One side of a quota relationship (X2). A quota between two persons of one area is one
+/// `local` record; a quota across areas has a `donor` record in the donor's store and a
+/// `relative` record in the relative's store, with the same `uid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaRecord {
+    pub id: i64,
+    pub uid: String,
+    /// `local`, `donor`, `relative`.
+    pub side: String,
+    pub donor: String,
+    pub donor_area: AreaCode,
+    /// The relative's psn_no in their own area; `None` on a donor side until the relative's
+    /// area has answered.
+    pub relative: Option<String>,
+    pub relative_area: AreaCode,
+    pub relative_name: String,
+    pub relative_id_number: String,
+    pub relation: String,
+    /// `active`, `ending` (donor side: the end was sent, the return is awaited), `ended`,
+    /// `rejected` (the relative's area refused the first grant).
+    pub state: String,
+    pub granted: Money,
+    /// Spent by the relative (known on the local and relative sides).
+    pub used: Money,
+    pub returned: Money,
+    pub actor: String,
+    pub channel: String,
+    pub business_date: NaiveDate,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+}
+
+/// What happened to a quota: `grant`, `use`, `unuse`, `premium`, `return`, `compensate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaEvent {
+    pub quota_uid: String,
+    pub side: String,
+    pub kind: String,
+    pub amount: Money,
+    /// The settlement (`settle:<institution>:<bill>`), premium or message it belongs to.
+    pub reference: String,
+    /// The local calendar day (X3 counts grants per day).
+    pub local_date: NaiveDate,
+    pub entry_id: Option<i64>,
+    pub actor: String,
+    pub channel: String,
+    pub business_date: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A message from one planning area to another (X2), kept in the sender's outbox until the
+/// receiver has answered. The receiver applies each message id once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AreaMessage {
+    pub id: String,
+    pub from_area: AreaCode,
+    pub to_area: AreaCode,
+    /// `quota_grant`, `quota_end`, `quota_return`.
+    pub kind: String,
+    pub quota_uid: String,
+    pub amount: Money,
+    pub donor: String,
+    pub donor_area: AreaCode,
+    pub relative: Option<String>,
+    pub relative_name: String,
+    pub relative_id_number: String,
+    pub relation: String,
+    pub reason: String,
+    pub business_date: NaiveDate,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub message: AreaMessage,
+    /// `pending`, `delivered`, `rejected`.
+    pub state: String,
+    pub answer: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// What the receiving area did with a message, kept so that a repeat gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRecord {
+    pub message_id: String,
+    pub from_area: AreaCode,
+    pub kind: String,
+    /// `applied` or `rejected`.
+    pub outcome: String,
+    /// The refusal's code when rejected.
+    pub code: Option<String>,
+    pub detail: String,
+    /// The relative's psn_no, when the receiver knows it.
+    pub relative: Option<String>,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// One money movement between two planning areas as one agency books it (X2 clearing): the
+/// sender has an `out` record, the receiver an `in` record with the same message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearingRecord {
+    pub message_id: String,
+    pub area: AreaCode,
+    pub counterparty: AreaCode,
+    /// `out` or `in`.
+    pub direction: String,
+    /// `quota_grant` or `quota_return`.
+    pub kind: String,
+    pub quota_uid: String,
+    pub amount: Money,
+    /// `pending` (sent, not yet answered), `confirmed`, `reversed` (refused and paid back).
+    pub state: String,
+    pub entry_id: Option<i64>,
+    pub business_date: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
