@@ -20,6 +20,8 @@ pub enum EntryKind {
     Interest,
     YearEndSweep,
     RollOver,
+    /// The year-end closing of one person's accounts (B1): MUT→HIS, interest, CUR→HIS.
+    YearEnd,
     Liquidation,
     RelativeTransfer,
     /// Quota money set aside, topped up, or returned between a donor and a relative (X2).
@@ -38,6 +40,7 @@ string_enum!(EntryKind {
     Interest => "interest",
     YearEndSweep => "year_end_sweep",
     RollOver => "roll_over",
+    YearEnd => "year_end",
     Liquidation => "liquidation",
     RelativeTransfer => "relative_transfer",
     Quota => "quota",

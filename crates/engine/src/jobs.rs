@@ -127,6 +127,10 @@ impl<S: Store> Engine<S> {
         let mut summary = JobSummary { job: "year_end".into(), date: Some(last_day), ..JobSummary::default() };
         let areas = self.store.read(|tx| Ok::<_, Error>(tx.person_areas()?))?;
         let mut done: u64 = 0;
+        // Who an earlier, interrupted run already did: read once, not once per person. The
+        // entries' idempotency keys still refuse a double posting should another run race this one.
+        let done_before: std::collections::HashMap<String, String> =
+            self.store.read(|tx| Ok::<_, Error>(tx.job_marks("year_end", &period)?))?.into_iter().map(|mark| (mark.subject, mark.outcome)).collect();
         for area in areas {
             let policy = self.policy(&area, last_day)?.clone();
             self.for_each_batch(
@@ -134,8 +138,8 @@ impl<S: Store> Engine<S> {
                 hooks,
                 &mut done,
                 |tx, person| {
-                    if let Some(outcome) = tx.job_mark("year_end", &period, &person.psn_no)? {
-                        return Ok(Subject::AlreadyDone(outcome));
+                    if let Some(outcome) = done_before.get(&person.psn_no) {
+                        return Ok(Subject::AlreadyDone(outcome.clone()));
                     }
                     let moved = year_end_for(tx, &ctx, &policy, person, year)?;
                     tx.insert_job_mark(&JobMark {
@@ -325,84 +329,100 @@ impl JobSummary {
     }
 }
 
-/// The year-end steps for one person; returns the interest credited.
+/// One account during year-end, worked out in memory.
+struct YearEndAccount {
+    kind: PersonAccount,
+    balance: Money,
+    /// Fen-days of the closed year (up to 1 January).
+    year_fen_days: i128,
+    /// Fen-days of the new year already accrued by postings dated after 31 December.
+    carried_fen_days: i128,
+}
+
+/// The year-end steps for one person, in the policy's order, as ONE journal entry (kind
+/// `year_end`): MUT→HIS, interest from the interest-expense account, CUR→HIS. The person's
+/// accounts are read once and every step is worked out in memory; returns the interest.
+/// Moves dated 31 December count for that last day: they shift one day of balance between the
+/// accounts, which matters when HIS and CUR earn different rates.
 fn year_end_for(tx: &mut dyn Tx, ctx: &Context, policy: &Policy, person: &Person, year: i32) -> Result<Money> {
     let psn = person.psn_no.as_str();
-    let [cur, his, mutual] = [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut].map(|kind| AccountRef::person(psn, kind));
     let new_year = NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("valid date");
-    let key = |step: &str| Some(format!("year_end:{year}:{step}:{psn}"));
+    let mut accounts = Vec::with_capacity(3);
+    for (kind, balance, product) in tx.person_account_states(psn)? {
+        let (year_fen_days, carried_fen_days) = if product.as_of <= new_year {
+            (product.accrue_to(balance, new_year).fen_days, 0)
+        } else {
+            // Postings of the new year came first: rebuild the year's product from them.
+            let through = product_through(tx, &AccountRef::person(psn, kind), new_year)?;
+            (through.fen_days, product.fen_days - through.fen_days)
+        };
+        accounts.push(YearEndAccount { kind, balance, year_fen_days, carried_fen_days });
+    }
+    if accounts.is_empty() {
+        return Ok(Money::ZERO);
+    }
+    for kind in [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut] {
+        if !accounts.iter().any(|a| a.kind == kind) {
+            accounts.push(YearEndAccount { kind, balance: Money::ZERO, year_fen_days: 0, carried_fen_days: 0 });
+        }
+    }
+    let index = |kind| accounts.iter().position(|a| a.kind == kind).expect("all three present");
+    let (cur, his, mutual) = (index(PersonAccount::Cur), index(PersonAccount::His), index(PersonAccount::Mut));
+    let mut postings = Vec::new();
+    let mut parts = Vec::new();
     let mut interest = Money::ZERO;
-    let mut products_restarted = false;
+    let move_on_last_day = |accounts: &mut Vec<YearEndAccount>, from: usize, to: usize, postings: &mut Vec<Posting>| {
+        let amount = accounts[from].balance;
+        if amount.is_positive() {
+            accounts[from].balance = Money::ZERO;
+            accounts[from].year_fen_days -= amount.fen() as i128;
+            accounts[to].balance = accounts[to].balance.plus(amount);
+            accounts[to].year_fen_days += amount.fen() as i128;
+            postings.push(Posting { account: AccountRef::person(psn, accounts[from].kind), amount: amount.neg() });
+            postings.push(Posting { account: AccountRef::person(psn, accounts[to].kind), amount });
+        }
+        amount
+    };
     for step in &policy.year_end_steps {
         match step {
             YearEndStep::SweepMutToHis => {
-                let amount = tx.balance(&mutual)?;
-                if amount.is_positive() {
-                    tx.post(&JournalEntry::transfer(
-                        EntryKind::YearEndSweep,
-                        mutual.clone(),
-                        his.clone(),
-                        amount,
-                        ctx.provenance(),
-                        key("sweep"),
-                        "MUT→HIS at year-end",
-                    )?)?;
-                }
+                let amount = move_on_last_day(&mut accounts, mutual, his, &mut postings);
+                parts.push(format!("MUT→HIS {amount}"));
             }
             YearEndStep::Interest => {
-                let [cur_product, his_product, mut_product] = [&cur, &his, &mutual].map(|account| product_through(tx, account, new_year));
-                let (cur_product, his_product, mut_product) = (cur_product?, his_product?, mut_product?);
                 // seeds/003 七 (二): interest on the historical money, HIS and MUT together.
-                let historical = BalanceProduct { fen_days: his_product.fen_days + mut_product.fen_days, as_of: new_year };
-                interest = historical.interest(policy.interest_rate_his).plus(cur_product.interest(policy.interest_rate_cur));
+                let historical = BalanceProduct { fen_days: accounts[his].year_fen_days + accounts[mutual].year_fen_days, as_of: new_year };
+                let current = BalanceProduct { fen_days: accounts[cur].year_fen_days, as_of: new_year };
+                interest = historical.interest(policy.interest_rate_his).plus(current.interest(policy.interest_rate_cur));
                 if interest.is_positive() {
-                    let expense = AccountRef::system(&person.area, SystemAccount::InterestExpense);
-                    tx.post(&JournalEntry::transfer(
-                        EntryKind::Interest,
-                        expense,
-                        his.clone(),
-                        interest,
-                        ctx.provenance(),
-                        key("interest"),
-                        format!("interest {year}"),
-                    )?)?;
+                    postings.push(Posting { account: AccountRef::system(&person.area, SystemAccount::InterestExpense), amount: interest.neg() });
+                    postings.push(Posting { account: AccountRef::person(psn, PersonAccount::His), amount: interest });
+                    accounts[his].balance = accounts[his].balance.plus(interest);
                 }
-                restart_products(tx, &[&cur, &his, &mutual], new_year)?;
-                products_restarted = true;
+                parts.push(format!("interest {interest}"));
             }
             YearEndStep::RollOverCurToHis => {
-                let amount = tx.balance(&cur)?;
-                if amount.is_positive() {
-                    tx.post(&JournalEntry::transfer(
-                        EntryKind::RollOver,
-                        cur.clone(),
-                        his.clone(),
-                        amount,
-                        ctx.provenance(),
-                        key("roll_over"),
-                        "CUR→HIS at year-end",
-                    )?)?;
-                }
+                let amount = move_on_last_day(&mut accounts, cur, his, &mut postings);
+                parts.push(format!("CUR→HIS {amount}"));
             }
         }
     }
-    if !products_restarted {
-        restart_products(tx, &[&cur, &his, &mutual], new_year)?;
+    if !postings.is_empty() {
+        let memo = format!("year-end {year}: {}", parts.join(", "));
+        let key = Some(format!("year_end:{year}:{psn}"));
+        tx.post(&JournalEntry::new(EntryKind::YearEnd, postings, ctx.provenance(), key, memo)?)?;
+    }
+    // Next year's products start on 1 January (keeping days of the new year already accrued).
+    if accounts.iter().all(|a| a.carried_fen_days == 0) {
+        tx.restart_person_products(psn, new_year)?;
+    } else {
+        for account in &accounts {
+            let ref_ = AccountRef::person(psn, account.kind);
+            let stored = tx.balance_product(&ref_)?.unwrap_or(BalanceProduct::start(new_year));
+            tx.set_product(&ref_, BalanceProduct { fen_days: account.carried_fen_days, as_of: stored.as_of.max(new_year) })?;
+        }
     }
     Ok(interest)
-}
-
-/// Starts every account's product afresh at `new_year`, keeping the days of the new year that
-/// postings dated after 31 December have already accrued.
-fn restart_products(tx: &mut dyn Tx, accounts: &[&AccountRef], new_year: NaiveDate) -> Result<()> {
-    for account in accounts {
-        let Some(stored) = tx.balance_product(account)? else { continue };
-        let through_year_end = product_through(tx, account, new_year)?;
-        let balance = tx.balance(account)?;
-        let carried = stored.accrue_to(balance, new_year).fen_days - through_year_end.fen_days;
-        tx.set_product(account, BalanceProduct { fen_days: carried, as_of: stored.as_of.max(new_year) })?;
-    }
-    Ok(())
 }
 
 /// The account's daily-balance product for the days before `day`: the stored product accrued

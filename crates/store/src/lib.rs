@@ -18,7 +18,7 @@ use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{JournalEntry, Provenance};
 use gongji_core::network::{MemberState, Network};
 use gongji_core::settlement::YearTotals;
-use gongji_core::{AccountRef, AreaCode, Money, Person, PersonStatus, VisitType};
+use gongji_core::{AccountRef, AreaCode, Money, Person, PersonAccount, PersonStatus, VisitType};
 
 /// Errors a backend reports. Small enough to match on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,6 +84,18 @@ pub trait Tx {
     fn entry(&mut self, entry_id: i64) -> StoreResult<Option<StoredEntry>>;
     fn statement(&mut self, account: &AccountRef, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<StatementLine>>;
     fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>>;
+    /// Balance and daily-balance product of each of a person's accounts that exists, in one go
+    /// (year-end reads these for every person). Backends may answer with one query.
+    fn person_account_states(&mut self, psn_no: &str) -> StoreResult<Vec<(PersonAccount, Money, BalanceProduct)>> {
+        let mut states = Vec::new();
+        for kind in [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut] {
+            let account = AccountRef::person(psn_no, kind);
+            if let Some(product) = self.balance_product(&account)? {
+                states.push((kind, self.balance(&account)?, product));
+            }
+        }
+        Ok(states)
+    }
     fn audit(&mut self) -> StoreResult<AuditReport>;
 
     // Networks (§5)
@@ -125,6 +137,14 @@ pub trait Tx {
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>>;
     /// Replaces an account's daily-balance product (restarted after year-end interest, B1).
     fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()>;
+    /// Restarts the products of all of a person's accounts at `as_of` (B1). Backends may do it
+    /// in one statement.
+    fn restart_person_products(&mut self, psn_no: &str, as_of: NaiveDate) -> StoreResult<()> {
+        for kind in [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut] {
+            self.set_product(&AccountRef::person(psn_no, kind), BalanceProduct::start(as_of))?;
+        }
+        Ok(())
+    }
     /// The recorded outcome of `job` for `period` and `subject`, if that work was done (resume).
     fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>>;
     /// Records that `job` for `period` did its work for `subject`, with its outcome.

@@ -11,7 +11,7 @@ use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{EntryKind, JournalEntry, Provenance};
 use gongji_core::network::{Member, MemberState, Network};
 use gongji_core::settlement::{BillSplit, YearTotals};
-use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonStatus, VisitType};
+use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::*;
@@ -445,6 +445,22 @@ impl Tx for SqliteTx<'_> {
             .optional()
             .map_err(backend)?;
         row.map(|(fen_days, as_of)| Ok(BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? })).transpose()
+    }
+
+    fn person_account_states(&mut self, psn_no: &str) -> StoreResult<Vec<(PersonAccount, Money, BalanceProduct)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, balance_fen, product_fen_days, product_as_of FROM accounts WHERE owner = ?1 ORDER BY kind")
+            .map_err(backend)?;
+        let rows =
+            stmt.query_map([psn_no], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))).map_err(backend)?;
+        let mut states = Vec::new();
+        for row in rows {
+            let (kind, balance, fen_days, as_of) = row.map_err(backend)?;
+            let kind = PersonAccount::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?;
+            states.push((kind, Money::from_fen(balance), BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }));
+        }
+        Ok(states)
     }
 
     fn audit(&mut self) -> StoreResult<AuditReport> {
@@ -896,6 +912,11 @@ impl Tx for SqliteTx<'_> {
             params![fen_days, date_text(product.as_of), account.key()],
         )
         .map_err(backend)?;
+        Ok(())
+    }
+
+    fn restart_person_products(&mut self, psn_no: &str, as_of: NaiveDate) -> StoreResult<()> {
+        self.exec("UPDATE accounts SET product_fen_days = 0, product_as_of = ?1 WHERE owner = ?2", params![date_text(as_of), psn_no]).map_err(backend)?;
         Ok(())
     }
 
