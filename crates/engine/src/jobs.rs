@@ -8,7 +8,7 @@ use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{EntryKind, JournalEntry, Posting};
 use gongji_core::network::MemberState;
 use gongji_core::policy::YearEndStep;
-use gongji_core::{AccountRef, AreaCode, ErrorCode, Money, Person, PersonAccount, PersonStatus, Policy, SystemAccount};
+use gongji_core::{AccountRef, AreaCode, ErrorCode, Money, PersonAccount, PersonStatus, Policy, SystemAccount};
 use gongji_store::{JobMark, Liquidation, Store, Tx};
 
 use crate::{load_person, persons::set_status_in, Context, Engine, Error, Result};
@@ -137,15 +137,15 @@ impl<S: Store> Engine<S> {
                 &area,
                 hooks,
                 &mut done,
-                |tx, person| {
-                    if let Some(outcome) = done_before.get(&person.psn_no) {
+                |tx, psn_no| {
+                    if let Some(outcome) = done_before.get(psn_no) {
                         return Ok(Subject::AlreadyDone(outcome.clone()));
                     }
-                    let moved = year_end_for(tx, &ctx, &policy, person, year)?;
+                    let moved = year_end_for(tx, &ctx, &policy, &area, psn_no, year)?;
                     tx.insert_job_mark(&JobMark {
                         job: "year_end".into(),
                         period: period.clone(),
-                        subject: person.psn_no.clone(),
+                        subject: psn_no.to_string(),
                         outcome: format!("done: {moved}"),
                         recorded_at: ctx.now,
                     })?;
@@ -282,19 +282,19 @@ impl<S: Store> Engine<S> {
         area: &AreaCode,
         hooks: &JobHooks<'_>,
         done: &mut u64,
-        mut work: impl FnMut(&mut dyn Tx, &Person) -> Result<Subject>,
+        mut work: impl FnMut(&mut dyn Tx, &str) -> Result<Subject>,
         summary: &mut JobSummary,
     ) -> Result<()> {
         let mut after = String::new();
         loop {
-            let page = self.store.read(|tx| Ok::<_, Error>(tx.persons_in_area(area, &after, hooks.batch_len)?))?;
+            let page = self.store.read(|tx| Ok::<_, Error>(tx.psn_nos_in_area(area, &after, hooks.batch_len)?))?;
             let Some(last) = page.last() else { return Ok(()) };
-            after = last.psn_no.clone();
+            after = last.clone();
             let outcomes = self.store.write(|tx| {
                 let mut outcomes = Vec::with_capacity(page.len());
-                for (index, person) in page.iter().enumerate() {
+                for (index, psn_no) in page.iter().enumerate() {
                     (hooks.on_subject)(*done + index as u64 + 1);
-                    outcomes.push((person.psn_no.clone(), work(tx, person)?));
+                    outcomes.push((psn_no.clone(), work(tx, psn_no)?));
                 }
                 Ok::<_, Error>(outcomes)
             })?;
@@ -344,8 +344,7 @@ struct YearEndAccount {
 /// accounts are read once and every step is worked out in memory; returns the interest.
 /// Moves dated 31 December count for that last day: they shift one day of balance between the
 /// accounts, which matters when HIS and CUR earn different rates.
-fn year_end_for(tx: &mut dyn Tx, ctx: &Context, policy: &Policy, person: &Person, year: i32) -> Result<Money> {
-    let psn = person.psn_no.as_str();
+fn year_end_for(tx: &mut dyn Tx, ctx: &Context, policy: &Policy, area: &AreaCode, psn: &str, year: i32) -> Result<Money> {
     let new_year = NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("valid date");
     let mut accounts = Vec::with_capacity(3);
     for (kind, balance, product) in tx.person_account_states(psn)? {
@@ -395,7 +394,7 @@ fn year_end_for(tx: &mut dyn Tx, ctx: &Context, policy: &Policy, person: &Person
                 let current = BalanceProduct { fen_days: accounts[cur].year_fen_days, as_of: new_year };
                 interest = historical.interest(policy.interest_rate_his).plus(current.interest(policy.interest_rate_cur));
                 if interest.is_positive() {
-                    postings.push(Posting { account: AccountRef::system(&person.area, SystemAccount::InterestExpense), amount: interest.neg() });
+                    postings.push(Posting { account: AccountRef::system(area, SystemAccount::InterestExpense), amount: interest.neg() });
                     postings.push(Posting { account: AccountRef::person(psn, PersonAccount::His), amount: interest });
                     accounts[his].balance = accounts[his].balance.plus(interest);
                 }

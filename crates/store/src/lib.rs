@@ -74,6 +74,10 @@ pub trait Tx {
     fn set_person_status(&mut self, psn_no: &str, status: PersonStatus, reason: &str, provenance: &Provenance) -> StoreResult<()>;
     fn status_changes(&mut self, psn_no: &str) -> StoreResult<Vec<StatusChange>>;
     fn persons_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<Person>>;
+    /// Only the psn_no of [`Tx::persons_in_area`]: batch jobs page through millions of persons.
+    fn psn_nos_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<String>> {
+        Ok(self.persons_in_area(area, after_psn_no, limit)?.into_iter().map(|p| p.psn_no).collect())
+    }
 
     // Ledger (P4)
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money>;

@@ -317,6 +317,12 @@ impl Tx for SqliteTx<'_> {
         rows.map(|row| row.map_err(backend).and_then(person_from_row)).collect()
     }
 
+    fn psn_nos_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT psn_no FROM persons WHERE area = ?1 AND psn_no > ?2 ORDER BY psn_no LIMIT ?3").map_err(backend)?;
+        let rows = stmt.query_map(params![area.as_str(), after_psn_no, limit as i64], |r| r.get(0)).map_err(backend)?;
+        rows.map(|row| row.map_err(backend)).collect()
+    }
+
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
         let fen: Option<i64> =
             self.row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
