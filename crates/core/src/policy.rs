@@ -231,26 +231,11 @@ mod tests {
     use super::*;
 
     fn version(area: Option<&str>, from: &str) -> Policy {
-        Policy {
-            id: format!("{area:?}-{from}"),
-            area: area.map(|a| AreaCode::parse(a).unwrap()),
-            name: String::new(),
-            effective_from: NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap(),
-            models: Models::default(),
-            relations: vec![],
-            consent_age: 16,
-            scope_cur: AccountScope::default(),
-            scope_his: AccountScope::default(),
-            scope_mut: AccountScope::default(),
-            benefits: BTreeMap::new(),
-            class_b_self_pay_ratio: Ratio::ZERO,
-            interest_rate_his: Ratio::ZERO,
-            interest_rate_cur: Ratio::ZERO,
-            preset_date: (6, 1),
-            year_end_steps: vec![],
-            association_threshold: Money::ZERO,
-            transfer_limits: TransferLimits::default(),
-        }
+        let mut policy = crate::testing::empty_policy();
+        policy.id = format!("{area:?}-{from}");
+        policy.area = area.map(|a| AreaCode::parse(a).unwrap());
+        policy.effective_from = NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+        policy
     }
 
     #[test]

@@ -165,7 +165,7 @@ fn not_in_network(psn_no: &str) -> Error {
 }
 
 /// N12: every change is an event with actor, channel and time.
-fn record(tx: &mut dyn Tx, ctx: &Context, network: &Network, kind: &str, subject: Option<&str>, detail: String) -> Result<()> {
+pub(crate) fn record(tx: &mut dyn Tx, ctx: &Context, network: &Network, kind: &str, subject: Option<&str>, detail: String) -> Result<()> {
     tx.insert_network_event(&NewNetworkEvent {
         network_id: network.id,
         area: network.area.clone(),

@@ -3,8 +3,9 @@
 use gongji_core::ledger::{EntryKind, JournalEntry};
 use gongji_core::network::MemberState;
 use gongji_core::{AccountRef, DomainError, ErrorCode, InsuranceType, Money, Person, PersonAccount, PersonStatus, SystemAccount};
-use gongji_store::{NewNetworkEvent, Store, StoreError, Tx};
+use gongji_store::{Store, StoreError, Tx};
 
+use crate::networks::record as record_network_event;
 use crate::{load_person, Context, Engine, Error, Result};
 
 /// One credit to import (P5): contributions into CUR, opening balances into HIS.
@@ -191,27 +192,16 @@ pub(crate) fn set_status_in(tx: &mut dyn Tx, ctx: &Context, psn_no: &str, status
     }
     let Some(network) = tx.network_of(psn_no)? else { return Ok(()) };
     let provenance = ctx.provenance();
-    let event = |kind: &str, subject: Option<&str>, detail: String| NewNetworkEvent {
-        network_id: network.id,
-        area: network.area.clone(),
-        kind: kind.to_string(),
-        subject: subject.map(str::to_string),
-        detail,
-        actor: ctx.actor.to_string(),
-        channel: ctx.channel.as_str().to_string(),
-        business_date: ctx.business_date,
-        recorded_at: ctx.now,
-    };
     if network.is_promoter(psn_no) {
         for member in network.members.iter().filter(|m| m.psn_no != psn_no) {
-            tx.insert_network_event(&event("member_left", Some(&member.psn_no), "network dissolved: promoter's status changed".into()))?;
+            record_network_event(tx, ctx, &network, "member_left", Some(&member.psn_no), "network dissolved: promoter's status changed".into())?;
         }
         tx.dissolve_network(network.id, &provenance)?;
-        tx.insert_network_event(&event("dissolved", Some(psn_no), format!("promoter's status became {status} (N4, B4)")))?;
+        record_network_event(tx, ctx, &network, "dissolved", Some(psn_no), format!("promoter's status became {status} (N4, B4)"))?;
     } else {
         let was = network.member(psn_no).map(|m| m.state).unwrap_or(MemberState::Active);
         tx.end_membership(network.id, psn_no, &provenance)?;
-        tx.insert_network_event(&event("member_left", Some(psn_no), format!("status became {status} (N4); was {was}")))?;
+        record_network_event(tx, ctx, &network, "member_left", Some(psn_no), format!("status became {status} (N4); was {was}"))?;
     }
     Ok(())
 }
