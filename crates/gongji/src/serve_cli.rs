@@ -86,12 +86,16 @@ pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Resu
         println!("demo: for example");
         println!("  curl -s -H 'Authorization: Bearer <insured A1 token>' http://{}/api/v1/persons/A1", args.listen);
     }
-    let config = ServerConfig { body_len_max: args.body_limit, request_timeout: Duration::from_secs(args.timeout.max(1)), business_date: date };
+    let config =
+        ServerConfig { body_len_max: args.body_limit, request_timeout: Duration::from_secs(args.timeout.max(1)), business_date: date, demo: args.demo };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        println!("gongji serving {} on http://{addr} (OpenAPI: http://{addr}/openapi.json); Ctrl-C stops", engine.store().describe());
+        println!(
+            "gongji serving {} on http://{addr} (web pages: http://{addr}/ ; OpenAPI: http://{addr}/openapi.json); Ctrl-C stops",
+            engine.store().describe()
+        );
         tracing::info!(%addr, "listening");
         gongji_server::serve(listener, gongji_server::app(engine, config), gongji_server::shutdown_signal()).await?;
         tracing::info!("stopped");

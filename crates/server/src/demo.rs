@@ -173,6 +173,12 @@ pub fn load_if_empty<S: Store>(engine: &Engine<S>) -> Result<bool, ApiError> {
     Ok(true)
 }
 
+/// The demo families for the web sign-in list: each story with its persons (psn_no, name),
+/// the promoter first.
+pub fn families() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    FAMILIES.iter().map(|f| (f.story, f.persons.iter().map(|p| (p.psn_no, p.name)).collect())).collect()
+}
+
 /// The stories of the demo families, one line each.
 pub fn stories() -> Vec<&'static str> {
     FAMILIES.iter().map(|f| f.story).collect()

@@ -20,8 +20,10 @@ pub mod client;
 pub mod demo;
 pub mod extract;
 pub mod his;
+pub mod jobs;
 pub mod openapi;
 pub mod problem;
+pub mod web;
 pub mod wire;
 
 use std::future::Future;
@@ -58,11 +60,14 @@ pub struct ServerConfig {
     pub body_len_max: usize,
     pub request_timeout: Duration,
     pub business_date: Option<NaiveDate>,
+    /// `serve --demo`: the web sign-in page lists the demo families and signs in as one of
+    /// them, or as the demo area's operator, without a token (see [`web`]).
+    pub demo: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
-        ServerConfig { body_len_max: BODY_LEN_MAX_DEFAULT, request_timeout: REQUEST_TIMEOUT_DEFAULT, business_date: None }
+        ServerConfig { body_len_max: BODY_LEN_MAX_DEFAULT, request_timeout: REQUEST_TIMEOUT_DEFAULT, business_date: None, demo: false }
     }
 }
 
@@ -72,11 +77,13 @@ pub struct AppState<S: Store> {
     pub config: Arc<ServerConfig>,
     /// Group commit of settlements (see [`batch`]).
     pub settle_queue: Arc<batch::SettleQueue>,
+    /// Batch jobs started over HTTP (see [`jobs`]).
+    pub jobs: Arc<jobs::JobRegistry>,
 }
 
 impl<S: Store> Clone for AppState<S> {
     fn clone(&self) -> Self {
-        AppState { engine: self.engine.clone(), config: self.config.clone(), settle_queue: self.settle_queue.clone() }
+        AppState { engine: self.engine.clone(), config: self.config.clone(), settle_queue: self.settle_queue.clone(), jobs: self.jobs.clone() }
     }
 }
 
@@ -173,6 +180,9 @@ pub fn route_table<S: Store + 'static>() -> RouteTable<S> {
         .add(Method::GET, "/api/v1/areas/{area}/network-events", network_events::<S>)
         .add(Method::GET, "/api/v1/areas/{area}/mut-movements", mut_movements::<S>)
         .add(Method::GET, "/api/v1/audit", audit::<S>)
+        .add(Method::POST, "/api/v1/jobs", jobs::start_job::<S>)
+        .add(Method::GET, "/api/v1/jobs", jobs::list_jobs::<S>)
+        .add(Method::GET, "/api/v1/jobs/{id}", jobs::get_job::<S>)
         .add(Method::POST, his::HIS_PATH, his::call_service::<S>)
 }
 
@@ -181,9 +191,10 @@ pub fn app<S: Store + 'static>(engine: Arc<Engine<S>>, config: ServerConfig) -> 
     let timeout = config.request_timeout;
     let body_len_max = config.body_len_max;
     let settle_queue = Arc::new(batch::SettleQueue::start(engine.clone()));
-    let state = AppState { engine, config: Arc::new(config), settle_queue };
+    let state = AppState { engine, config: Arc::new(config), settle_queue, jobs: Arc::default() };
     route_table::<S>()
         .router
+        .merge(web::routes::<S>())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, his, problem, wire};
+use crate::{api, his, jobs, problem, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,9 @@ use crate::{api, his, problem, wire};
         api::network_events,
         api::mut_movements,
         api::audit,
+        jobs::start_job,
+        jobs::list_jobs,
+        jobs::get_job,
         his::call_service,
     ),
     components(schemas(
@@ -68,6 +71,11 @@ use crate::{api, his, problem, wire};
         wire::AuditView,
         wire::HealthView,
         his::HisAnswer,
+        jobs::JobRequest,
+        jobs::JobView,
+        jobs::JobListView,
+        jobs::JobSummaryView,
+        jobs::SkippedView,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -76,6 +84,7 @@ use crate::{api, his, problem, wire};
         (name = "transfers", description = "HIS↔MUT moves and presets (T1, T2)"),
         (name = "settlement", description = "Settlement, pre-settlement, cancel, why-not (§9, Q4)"),
         (name = "queries", description = "Statements and batch queries (Q2, Q3), audit (P4)"),
+        (name = "jobs", description = "Batch jobs: year-end, presets, refund sync (B1-B3), with progress"),
         (name = "his", description = "The national hospital (HIS) dialect (§16)"),
         (name = "service", description = "Health and this document"),
     )
