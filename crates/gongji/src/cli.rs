@@ -332,6 +332,16 @@ pub enum BenchCommand {
         pgbench: Option<String>,
         #[arg(long, default_value_t = 30)]
         pgbench_seconds: u32,
+        /// On PostgreSQL (`--database-url`): threads settling at once, each bill (or group) its
+        /// own transaction on a pooled connection.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+        /// On PostgreSQL: seconds each run settles (and pgbench's -T).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// On PostgreSQL: each thread settles for its own slice of the families.
+        #[arg(long)]
+        partition: bool,
     },
     /// Year-end over generated stores of the given sizes (time, peak memory).
     YearEnd {
@@ -357,7 +367,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Scenario(ScenarioCommand::Run { path, json }) => return run_scenarios(path, *json, cli.postgres_url()?),
         Command::Policy(command) => return policy(command),
-        Command::Bench(command) => return bench(command),
+        Command::Bench(command) => return bench(command, cli.postgres_url()?),
+        // The HTTP service opens the SQLite file only; refuse rather than ignore a PostgreSQL URL.
+        Command::Serve(_) | Command::Token(_) if cli.postgres_url()?.is_some() => {
+            bail!("serve and token use the SQLite file (--database); the HTTP service does not run on PostgreSQL yet")
+        }
         Command::Serve(args) => return crate::serve_cli::serve(&cli.database, cli.date, args),
         Command::Token(command) => return crate::serve_cli::token(&cli.database, command),
         _ => {}
@@ -896,9 +910,19 @@ fn policy(command: &PolicyCommand) -> Result<ExitCode> {
     }
 }
 
-fn bench(command: &BenchCommand) -> Result<ExitCode> {
+fn bench(command: &BenchCommand, postgres_url: Option<&str>) -> Result<ExitCode> {
     match command {
-        BenchCommand::Settle { persons, bills, batch, file, pgbench, pgbench_seconds } => {
+        BenchCommand::Settle { persons, batch, threads, seconds, partition, .. } if postgres_url.is_some() => {
+            let url = postgres_url.unwrap_or_default();
+            crate::bench_pg::run_settle(url, *threads, *seconds, (*persons / 3).max(1), batch, *partition)?;
+        }
+        BenchCommand::YearEnd { persons, .. } if postgres_url.is_some() => {
+            let executable = std::env::current_exe()?;
+            for &size in persons {
+                crate::bench_pg::run_year_end(postgres_url.unwrap_or_default(), (size / 3).max(1), gongji_engine::jobs::JOB_BATCH_LEN_DEFAULT, &executable)?;
+            }
+        }
+        BenchCommand::Settle { persons, bills, batch, file, pgbench, pgbench_seconds, .. } => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }

@@ -2,6 +2,7 @@
 //! formats they share. `main.rs` only parses arguments and calls in here.
 
 pub mod bench;
+pub mod bench_pg;
 pub mod cli;
 pub mod family_cli;
 pub mod gen;

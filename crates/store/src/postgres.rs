@@ -40,7 +40,7 @@ use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{EntryKind, JournalEntry, Provenance};
 use gongji_core::network::{Member, MemberState, Network};
 use gongji_core::settlement::{BillSplit, YearTotals};
-use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonStatus, VisitType};
+use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
 use pg::error::SqlState;
 use pg::types::ToSql;
 use pg::{Client, NoTls, Row, Statement};
@@ -122,7 +122,10 @@ impl PgStore {
     }
 
     fn open_connection(&self) -> StoreResult<PgConn> {
-        let client = self.config.connect(NoTls).map_err(|e| StoreError::Backend(format!("connecting to {}: {e}", self.description)))?;
+        let mut client = self.config.connect(NoTls).map_err(|e| StoreError::Backend(format!("connecting to {}: {e}", self.description)))?;
+        // Short OLTP statements: JIT compilation (triggered by cost estimates that stale
+        // statistics inflate after a bulk load) would cost more than it saves.
+        client.batch_execute("SET jit = off").map_err(|e| StoreError::Backend(format!("configuring the connection: {e}")))?;
         let shard = (self.next_shard.fetch_add(1, Ordering::Relaxed) % BALANCE_SHARDS as u32) as i16;
         Ok(PgConn { client, statements: HashMap::new(), shard })
     }
@@ -203,7 +206,7 @@ impl PgStore {
         if let Err(err) = conn.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ") {
             return Attempt::Broken(StoreError::Backend(format!("begin: {err}")));
         }
-        let mut tx = PgTx { conn, retry: false };
+        let mut tx = PgTx { conn, retry: false, cache: TxCache::default() };
         let outcome = work(&mut tx);
         let retry = tx.retry;
         match outcome {
@@ -377,7 +380,31 @@ struct PgTx<'a> {
     /// Set when the database reported a serialisation failure or deadlock: the transaction is
     /// aborted and `run` will retry it, whatever the closure made of the error.
     retry: bool,
+    cache: TxCache,
 }
+
+/// Rows this transaction already read, fetched together to save round trips: a person with
+/// their account balances and products, a network with its members and their MUT balances.
+/// Under snapshot isolation a read inside one transaction always returns the same answer
+/// except for the transaction's own writes, so an entry is dropped when this transaction writes
+/// it (`post`, `set_product`, `set_person_status`, `insert_person`) and everything is dropped
+/// when a savepoint is rolled back.
+#[derive(Default)]
+struct TxCache {
+    persons: HashMap<String, Option<Person>>,
+    balances: HashMap<String, Money>,
+    products: HashMap<String, Option<BalanceProduct>>,
+}
+
+impl TxCache {
+    fn forget_account(&mut self, key: &str) {
+        self.balances.remove(key);
+        self.products.remove(key);
+    }
+}
+
+/// The person accounts every person may have; one that has no row yet has balance zero.
+const PERSON_ACCOUNTS: [PersonAccount; 3] = [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut];
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
 
@@ -489,6 +516,31 @@ fn fen_days_i64(product: &BalanceProduct) -> StoreResult<i64> {
     i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))
 }
 
+/// The daily-balance product of an account from its balance rows (balance, product): one row for
+/// a guarded account; for a sharded one, the sum of every row's product accrued to the latest
+/// date among them (the product is linear in the balance). `None` when it has no row.
+fn sum_products(rows: &[(i64, BalanceProduct)]) -> Option<BalanceProduct> {
+    let as_of = rows.iter().map(|(_, product)| product.as_of).max()?;
+    let fen_days = rows.iter().map(|(balance, product)| product.accrue_to(Money::from_fen(*balance), as_of).fen_days).sum();
+    Some(BalanceProduct { fen_days, as_of })
+}
+
+/// A person from the texts of the columns psn_no, name, id_number, area, insurance, phone, status.
+fn person_from_texts(texts: &[Option<String>]) -> StoreResult<Person> {
+    let text = |i: usize| texts.get(i).cloned().flatten().ok_or_else(|| StoreError::Corrupt("person row".into()));
+    let psn_no = text(0)?;
+    let (id_number, area, insurance, status) = (text(2)?, text(3)?, text(4)?, text(6)?);
+    Ok(Person {
+        id_number: IdNumber::parse(&id_number).map_err(|_| corrupt("id number of", &psn_no))?,
+        area: parse_area(&area)?,
+        insurance: InsuranceType::parse(&insurance).ok_or_else(|| corrupt("insurance", &insurance))?,
+        status: parse_status(&status)?,
+        name: text(1)?,
+        phone: texts.get(5).cloned().flatten(),
+        psn_no,
+    })
+}
+
 fn person_from_row(row: &Row) -> StoreResult<Person> {
     let psn_no: String = row.get(0);
     let id_number: String = row.get(2);
@@ -565,21 +617,13 @@ ids AS (
     LEFT JOIN created c ON c.account_key = i.account_key
     LEFT JOIN accounts a ON a.account_key = i.account_key
 ),
-locked AS (
-    -- lock the existing balance rows in account-key order, so that two entries moving the same
-    -- accounts queue instead of deadlocking
-    SELECT b.account_id, b.shard FROM account_balances b
-    JOIN ids ON ids.account_id = b.account_id AND ids.shard = b.shard
-    ORDER BY ids.account_key
-    FOR UPDATE OF b
-),
 moved AS (
     UPDATE account_balances b SET
         balance_fen = b.balance_fen + ids.delta_fen,
         product_fen_days = b.product_fen_days
             + CASE WHEN $8::date > b.product_as_of THEN b.balance_fen * ($8::date - b.product_as_of) ELSE 0 END,
         product_as_of = GREATEST(b.product_as_of, $8::date)
-    FROM ids JOIN locked ON locked.account_id = ids.account_id AND locked.shard = ids.shard
+    FROM ids
     WHERE b.account_id = ids.account_id AND b.shard = ids.shard
     RETURNING b.account_id
 ),
@@ -623,6 +667,7 @@ SELECT id FROM header";
 
 impl Tx for PgTx<'_> {
     fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()> {
+        self.cache.persons.remove(&person.psn_no);
         let inserted = self.opt(
             "INSERT INTO persons (psn_no, name, id_number, area, insurance, phone, status, created_at, created_by, channel)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING 1",
@@ -646,8 +691,34 @@ impl Tx for PgTx<'_> {
     }
 
     fn person(&mut self, psn_no: &str) -> StoreResult<Option<Person>> {
-        let row = self.opt("SELECT psn_no, name, id_number, area, insurance, phone, status FROM persons WHERE psn_no = $1", &[&psn_no])?;
-        row.as_ref().map(person_from_row).transpose()
+        if let Some(person) = self.cache.persons.get(psn_no) {
+            return Ok(person.clone());
+        }
+        // The person with the balance and product of each of their accounts, in one round trip.
+        let rows = self.rows(
+            "SELECT p.psn_no, p.name, p.id_number, p.area, p.insurance, p.phone, p.status, a.account_key, b.balance_fen, b.product_fen_days, b.product_as_of
+             FROM persons p LEFT JOIN accounts a ON a.owner = p.psn_no LEFT JOIN account_balances b ON b.account_id = a.id
+             WHERE p.psn_no = $1",
+            &[&psn_no],
+        )?;
+        let Some(first) = rows.first() else {
+            self.cache.persons.insert(psn_no.to_string(), None);
+            return Ok(None);
+        };
+        let person = person_from_row(first)?;
+        let mut products: HashMap<String, Vec<(i64, BalanceProduct)>> = HashMap::new();
+        for row in &rows {
+            let (Some(key), Some(balance)) = (row.get::<_, Option<String>>(7), row.get::<_, Option<i64>>(8)) else { continue };
+            products.entry(key).or_default().push((balance, BalanceProduct { fen_days: row.get::<_, i64>(9) as i128, as_of: row.get(10) }));
+        }
+        for kind in PERSON_ACCOUNTS {
+            let key = AccountRef::person(psn_no, kind).key();
+            let rows = products.remove(&key).unwrap_or_default();
+            self.cache.balances.insert(key.clone(), Money::from_fen(rows.iter().map(|(balance, _)| balance).sum()));
+            self.cache.products.insert(key, sum_products(&rows));
+        }
+        self.cache.persons.insert(psn_no.to_string(), Some(person.clone()));
+        Ok(Some(person))
     }
 
     fn person_by_id_number(&mut self, id_number: &str) -> StoreResult<Option<Person>> {
@@ -656,6 +727,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn set_person_status(&mut self, psn_no: &str, status: PersonStatus, reason: &str, provenance: &Provenance) -> StoreResult<()> {
+        self.cache.persons.remove(psn_no);
         let row = self.one(
             "WITH old AS (SELECT status FROM persons WHERE psn_no = $1 FOR UPDATE)
              UPDATE persons p SET status = $2 FROM old WHERE p.psn_no = $1 RETURNING old.status",
@@ -707,6 +779,14 @@ impl Tx for PgTx<'_> {
     }
 
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
+        if let AccountRef::Person { psn_no, kind } = account {
+            if PERSON_ACCOUNTS.contains(kind) {
+                self.person(psn_no)?;
+            }
+        }
+        if let Some(balance) = self.cache.balances.get(&account.key()) {
+            return Ok(*balance);
+        }
         let row = self.one(
             "SELECT COALESCE(SUM(b.balance_fen), 0)::bigint FROM accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.account_key = $1",
             &[&account.key()],
@@ -733,6 +813,9 @@ impl Tx for PgTx<'_> {
             ],
         )?;
         let Some(row) = inserted else { return Err(StoreError::DuplicateKey(entry.idempotency_key.clone().unwrap_or_default())) };
+        for posting in &entry.postings {
+            self.cache.forget_account(&posting.account.key());
+        }
         let entry_id: i64 = row.get(0);
         let moves = moves_of(entry, self.conn.shard)?;
         let posting_keys: Vec<String> = entry.postings.iter().map(|p| p.account.key()).collect();
@@ -820,19 +903,49 @@ impl Tx for PgTx<'_> {
     }
 
     fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>> {
+        if let AccountRef::Person { psn_no, kind } = account {
+            if PERSON_ACCOUNTS.contains(kind) {
+                self.person(psn_no)?;
+            }
+        }
+        if let Some(product) = self.cache.products.get(&account.key()) {
+            return Ok(*product);
+        }
         let rows = self.rows(
             "SELECT b.balance_fen, b.product_fen_days, b.product_as_of FROM accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.account_key = $1",
             &[&account.key()],
         )?;
-        // One row for a guarded account; for a sharded one, the sum of every row's product
-        // accrued to the latest date among them (the product is linear in the balance).
-        let Some(as_of) = rows.iter().map(|r| r.get::<_, NaiveDate>(2)).max() else { return Ok(None) };
-        let mut fen_days: i128 = 0;
+        let shards: Vec<(i64, BalanceProduct)> =
+            rows.iter().map(|r| (r.get::<_, i64>(0), BalanceProduct { fen_days: r.get::<_, i64>(1) as i128, as_of: r.get(2) })).collect();
+        Ok(sum_products(&shards))
+    }
+
+    fn person_account_states(&mut self, psn_no: &str) -> StoreResult<Vec<(PersonAccount, Money, BalanceProduct)>> {
+        let rows = self.rows(
+            // LATERAL (fenced by OFFSET 0) keeps the plan an index lookup per account whatever
+            // the statistics say (a generic plan chose a scan of every balance row per person).
+            "SELECT a.kind, b.balance_fen, b.product_fen_days, b.product_as_of FROM accounts a
+             CROSS JOIN LATERAL (SELECT x.balance_fen, x.product_fen_days, x.product_as_of, x.shard FROM account_balances x WHERE x.account_id = a.id OFFSET 0) b
+             WHERE a.owner = $1 ORDER BY a.kind, b.shard",
+            &[&psn_no],
+        )?;
+        let mut states: Vec<(PersonAccount, Vec<(i64, BalanceProduct)>)> = Vec::new();
         for row in &rows {
-            let shard = BalanceProduct { fen_days: row.get::<_, i64>(1) as i128, as_of: row.get(2) };
-            fen_days += shard.accrue_to(Money::from_fen(row.get(0)), as_of).fen_days;
+            let kind: String = row.get(0);
+            let kind = PersonAccount::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?;
+            let shard = (row.get::<_, i64>(1), BalanceProduct { fen_days: row.get::<_, i64>(2) as i128, as_of: row.get(3) });
+            match states.last_mut() {
+                Some((last, shards)) if *last == kind => shards.push(shard),
+                _ => states.push((kind, vec![shard])),
+            }
         }
-        Ok(Some(BalanceProduct { fen_days, as_of }))
+        Ok(states
+            .into_iter()
+            .filter_map(|(kind, shards)| {
+                let balance = Money::from_fen(shards.iter().map(|(fen, _)| fen).sum());
+                sum_products(&shards).map(|product| (kind, balance, product))
+            })
+            .collect())
     }
 
     fn audit(&mut self) -> StoreResult<AuditReport> {
@@ -875,17 +988,38 @@ impl Tx for PgTx<'_> {
     }
 
     fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>> {
+        // The network with each member's person row and MUT balance, in one round trip: the
+        // waterfall (ST2) reads them next.
         let rows = self.rows(
-            "SELECT n.area, n.promoter, m.psn_no, m.relation, m.state, n.id FROM networks n
+            "SELECT n.area, n.promoter, m.psn_no, m.relation, m.state, n.id,
+                    p.psn_no, p.name, p.id_number, p.area, p.insurance, p.phone, p.status, b.balance_fen
+             FROM networks n
              LEFT JOIN network_members m ON m.network_id = n.id AND m.state <> 'left'
+             LEFT JOIN persons p ON p.psn_no = m.psn_no
+             LEFT JOIN accounts a ON a.owner = m.psn_no AND a.kind = 'mut'
+             LEFT JOIN account_balances b ON b.account_id = a.id
              WHERE n.id = (SELECT network_id FROM network_members WHERE psn_no = $1 AND state <> 'left') AND n.dissolved_at IS NULL
              ORDER BY m.position, m.id",
             &[&psn_no],
         )?;
-        match rows.first() {
-            Some(first) => network_from_rows(first.get(5), &rows),
-            None => Ok(None),
+        let Some(first) = rows.first() else { return Ok(None) };
+        let network = network_from_rows(first.get(5), &rows)?;
+        for row in &rows {
+            let Some(member) = row.get::<_, Option<String>>(6) else { continue };
+            let mut person = Vec::with_capacity(7);
+            for column in 6..13 {
+                person.push(row.get::<_, Option<String>>(column));
+            }
+            let key = AccountRef::person(&member, PersonAccount::Mut).key();
+            if !self.cache.balances.contains_key(&key) {
+                self.cache.balances.insert(key, Money::from_fen(row.get::<_, Option<i64>>(13).unwrap_or(0)));
+            }
+            if !self.cache.persons.contains_key(&member) {
+                let cached = person_from_texts(&person)?;
+                self.cache.persons.insert(member, Some(cached));
+            }
         }
+        Ok(network)
     }
 
     fn network(&mut self, network_id: i64) -> StoreResult<Option<Network>> {
@@ -1203,6 +1337,7 @@ impl Tx for PgTx<'_> {
 
     fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
         let fen_days = fen_days_i64(&product)?;
+        self.cache.products.remove(&account.key());
         // The whole product goes to the account's lowest shard; the others restart from zero on
         // the same date, so that the sum over shards is `product`.
         self.exec(
@@ -1210,6 +1345,15 @@ impl Tx for PgTx<'_> {
              FROM (SELECT a.id, MIN(x.shard) AS shard FROM accounts a JOIN account_balances x ON x.account_id = a.id WHERE a.account_key = $3 GROUP BY a.id) first
              WHERE b.account_id = first.id",
             &[&fen_days, &product.as_of, &account.key()],
+        )?;
+        Ok(())
+    }
+
+    fn restart_person_products(&mut self, psn_no: &str, as_of: NaiveDate) -> StoreResult<()> {
+        self.cache.products.clear();
+        self.exec(
+            "UPDATE account_balances SET product_fen_days = 0, product_as_of = $2 WHERE account_id = ANY (ARRAY(SELECT id FROM accounts WHERE owner = $1))",
+            &[&psn_no, &as_of],
         )?;
         Ok(())
     }
@@ -1282,6 +1426,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.cache = TxCache::default();
         self.conn.client.batch_execute("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item").map_err(|e| self.fail(e))
     }
 

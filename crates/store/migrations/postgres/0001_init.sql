@@ -47,8 +47,14 @@ CREATE TABLE accounts (
 );
 CREATE INDEX accounts_owner ON accounts (owner);
 
+-- account_balances.account_id and postings.account_id name accounts rows without a FOREIGN KEY:
+-- a foreign key check takes a FOR KEY SHARE lock on the referenced row, and every settlement of
+-- an area posts to the same few system accounts, so concurrent settlements would queue on (and
+-- pile multixacts onto) those rows. Accounts rows are never deleted, and post() creates the
+-- account in the same statement that first references it; audit joins every posting to its
+-- account.
 CREATE TABLE account_balances (
-    account_id       BIGINT NOT NULL REFERENCES accounts (id),
+    account_id       BIGINT NOT NULL,
     shard            SMALLINT NOT NULL CHECK (shard >= 0),
     -- copied from accounts.may_go_negative, so that the CHECK below can see it
     may_go_negative  BOOLEAN NOT NULL,
@@ -75,7 +81,7 @@ CREATE TABLE journal_entries (
 CREATE TABLE postings (
     id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entry_id   BIGINT NOT NULL REFERENCES journal_entries (id),
-    account_id BIGINT NOT NULL REFERENCES accounts (id),
+    account_id BIGINT NOT NULL,
     amount_fen BIGINT NOT NULL CHECK (amount_fen <> 0)
 );
 CREATE INDEX postings_account ON postings (account_id, entry_id);
