@@ -1,9 +1,10 @@
-//! Queries (§11): a person's accounts and network (Q1), statements (Q2), batch queries (Q3).
+//! Queries (§11): a person's accounts, network, bindings and quotas (Q1), statements (Q2), batch
+//! queries (Q3).
 
 use chrono::NaiveDate;
 use gongji_core::network::MemberState;
 use gongji_core::{AccountRef, AreaCode, Money, Person, PersonAccount};
-use gongji_store::{AuditReport, MutMovement, NetworkEvent, StatementLine, StatusChange, Store};
+use gongji_store::{Association, AuditReport, MutMovement, NetworkEvent, QuotaRecord, StatementLine, StatusChange, Store};
 
 use crate::{load_person, Engine, Result};
 
@@ -19,7 +20,8 @@ pub struct NetworkPlace {
     pub members: Vec<(String, Option<String>, MemberState)>,
 }
 
-/// Q1: balances, network, role, order, pending state, preset.
+/// Q1: balances, network, role, order, pending state, preset, association bindings and quota
+/// relationships.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonOverview {
     pub person: Person,
@@ -29,6 +31,11 @@ pub struct PersonOverview {
     pub network: Option<NetworkPlace>,
     pub preset: Option<Money>,
     pub status_changes: Vec<StatusChange>,
+    /// Association bindings in force in which the person is binder or relative (S1).
+    pub bindings: Vec<Association>,
+    /// Quota relationships in force (`active`, or `ending` while a return across areas is
+    /// awaited) in which the person is donor or relative (X2); `quota::remaining` is what is left.
+    pub quotas: Vec<QuotaRecord>,
 }
 
 impl<S: Store> Engine<S> {
@@ -54,7 +61,10 @@ impl<S: Store> Engine<S> {
             });
             let preset = tx.preset(psn_no)?;
             let status_changes = tx.status_changes(psn_no)?;
-            Ok(PersonOverview { person, cur, his, mutual, network, preset, status_changes })
+            let bindings = tx.associations_of(psn_no)?;
+            let in_force = |q: &QuotaRecord| q.state == crate::quota::state::ACTIVE || q.state == crate::quota::state::ENDING;
+            let quotas = tx.quotas_of(psn_no)?.into_iter().filter(in_force).collect();
+            Ok(PersonOverview { person, cur, his, mutual, network, preset, status_changes, bindings, quotas })
         })
     }
 

@@ -19,6 +19,7 @@ pub mod batch;
 pub mod client;
 pub mod demo;
 pub mod extract;
+pub mod family_api;
 pub mod his;
 pub mod jobs;
 pub mod openapi;
@@ -168,6 +169,8 @@ pub fn route_table<S: Store + 'static>() -> RouteTable<S> {
         .add(Method::GET, "/api/v1/persons/{psn_no}/statement", statement::<S>)
         .add(Method::POST, "/api/v1/persons/{psn_no}/network/confirm", confirm_member::<S>)
         .add(Method::POST, "/api/v1/persons/{psn_no}/network/leave", leave_network::<S>)
+        // Relative transfer, association, quotas, premiums, the outbox (issue 8): see family_api.
+        .add_family_routes()
         .add(Method::POST, "/api/v1/networks", create_network::<S>)
         .add(Method::POST, "/api/v1/networks/{promoter}/members", add_member::<S>)
         .add(Method::POST, "/api/v1/networks/{promoter}/members/{member}/remove", remove_member::<S>)

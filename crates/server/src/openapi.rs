@@ -103,5 +103,12 @@ impl Modify for BearerAuth {
 /// The document as JSON, built once.
 pub fn document_json() -> String {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises")).clone()
+    DOCUMENT
+        .get_or_init(|| {
+            let mut document = ApiDoc::openapi();
+            // The family models' routes document themselves in their module (issue 8).
+            document.merge(crate::family_api::FamilyApiDoc::openapi());
+            document.to_pretty_json().expect("the OpenAPI document serialises")
+        })
+        .clone()
 }

@@ -199,6 +199,10 @@ pub struct PersonView {
     pub balances: Balances,
     pub preset: Option<String>,
     pub network: Option<NetworkView>,
+    /// Association bindings in force, as binder or relative (S1).
+    pub bindings: Vec<crate::family_api::BindingView>,
+    /// Quota relationships in force, as donor or relative, with what is left (X2).
+    pub quotas: Vec<crate::family_api::QuotaView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -549,6 +553,8 @@ pub fn person_view(view: &PersonOverview) -> PersonView {
                 .map(|(psn_no, relation, state)| MemberView { psn_no: psn_no.clone(), relation: relation.clone(), state: state.as_str().to_string() })
                 .collect(),
         }),
+        bindings: view.bindings.iter().map(|b| crate::family_api::binding_view(&p.psn_no, b)).collect(),
+        quotas: view.quotas.iter().map(|q| crate::family_api::quota_view(&p.psn_no, q)).collect(),
     }
 }
 

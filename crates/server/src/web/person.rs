@@ -422,7 +422,7 @@ fn members_table(ctx: &Ctx, promoter_controls: bool) -> Markup {
     let count = n.members.len();
     html! {
         table.members {
-            thead { tr { th.order { "支付顺序" } th { "个人编号" } th { "关系" } th { "状态" } @if promoter_controls { th { "操作" } } } }
+            thead { tr { th.order title="支付顺序" { "顺序" } th { "个人编号" } th { "关系" } th { "状态" } @if promoter_controls { th { "操作" } } } }
             tbody {
                 @for (index, m) in n.members.iter().enumerate() {
                     tr data-member=(m.psn_no) data-state=(m.state) {
