@@ -626,6 +626,11 @@ impl<S: Store> Session<'_, S> {
                 "insurance": p.insurance.as_str(), "status": p.status.as_str(),
                 "balances": {"cur": view.cur.to_string(), "his": view.his.to_string(), "mut": view.mutual.to_string()},
                 "preset": view.preset.map(|m| m.to_string()), "network": network,
+                "bindings": view.bindings.iter().map(|b| json!({"binding_id": b.id, "binder": b.association.binder, "relative": b.association.relative,
+                    "relation": b.association.relation, "since": b.association.business_date.to_string()})).collect::<Vec<_>>(),
+                "quotas": view.quotas.iter().map(|q| json!({"uid": q.uid, "side": q.side, "state": q.state, "donor": q.donor, "donor_area": q.donor_area.as_str(),
+                    "relative": q.relative, "relative_area": q.relative_area.as_str(), "relation": q.relation, "granted": q.granted.to_string(),
+                    "used": q.used.to_string(), "returned": q.returned.to_string(), "left": quota_left(q).map(|m| m.to_string())})).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&document)?);
             return Ok(());
@@ -647,6 +652,27 @@ impl<S: Store> Session<'_, S> {
                 }
             }
             None => println!("  network: none"),
+        }
+        for b in &view.bindings {
+            let a = &b.association;
+            println!("  association 关联 {}: {} lets {} ({}) use HIS above the threshold, since {}", b.id, a.binder, a.relative, a.relation, a.business_date);
+        }
+        for q in &view.quotas {
+            let role = if q.donor == p.psn_no && q.side != gongji_engine::quota::side::RELATIVE { "donor 共济人" } else { "relative 被共济人" };
+            let left = quota_left(q).map(|m| m.to_string()).unwrap_or_else(|| format!("known in {}", q.relative_area));
+            println!(
+                "  quota 共济额度 {} as {role}, {}: {}@{} → {}@{} ({}), granted {}, used {}, returned {}, left {left}",
+                q.uid,
+                q.state,
+                q.donor,
+                q.donor_area,
+                q.relative.as_deref().unwrap_or("?"),
+                q.relative_area,
+                q.relation,
+                q.granted,
+                q.used,
+                q.returned
+            );
         }
         for change in &view.status_changes {
             println!("  status {} → {} on {} by {} ({}): {}", change.from, change.to, change.business_date, change.actor, change.channel, change.reason);
@@ -997,4 +1023,10 @@ fn run_scenarios(path: &Path, as_json: bool, postgres_url: Option<&str>) -> Resu
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// What is left of a quota where this store knows it (one area, or the relative's side); a
+/// donor's side across areas learns the spending only from the return.
+fn quota_left(quota: &gongji_store::QuotaRecord) -> Option<Money> {
+    (quota.side != gongji_engine::quota::side::DONOR).then(|| gongji_engine::quota::remaining(quota))
 }
