@@ -11,7 +11,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -411,6 +411,65 @@ test('an insured person cannot open the counter or another person\'s pages', asy
   const counter = await promoter.goto(`${base}/web/counter`);
   assert.equal(counter.status(), 403);
   await screenshot(promoter, 'forbidden');
+});
+
+test('a Hangzhou person signs in with a token and asks for a relative transfer; a Shenzhen person binds a relative', async () => {
+  // Persons of the family-model areas (examples/family_persons.csv), registered by the agency.
+  for (const [psn_no, name, id_number, area, insurance, phone, his] of [
+    ['H2001', '王强', '330102197503120116', '330100', 'employee', '13900000011', '2000'],
+    ['H2002', '王小丽', '330102201206010227', '330100', 'resident', null, null],
+    ['S3001', '张伟', '440304198001010316', '440300', 'employee', '13900000031', '5000'],
+    ['S3002', '刘洋', '440304198202020422', '440300', 'employee', '13900000032', '100'],
+  ]) {
+    const registered = await api('POST', '/api/v1/persons', tokens.admin, { psn_no, name, id_number, area, insurance, phone });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    if (his) {
+      const credited = await api('POST', `/api/v1/persons/${psn_no}/credits`, tokens.admin, { account: 'his', amount: his, reference: `web-${psn_no}` });
+      assert.equal(credited.status, 200);
+    }
+  }
+  const issue = (person) => {
+    const result = spawnSync(binary, ['--database', path.join(workdir, 'gongji.db'), 'token', 'issue', '--role', 'insured', '--person', person], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+  };
+  await member.goto(`${base}/web/counter`);
+  await member.locator('form.signout button').click();
+  await member.locator('#token').fill(issue('H2001'));
+  await member.getByRole('button', { name: '登录', exact: true }).click();
+  assert.equal(new URL(member.url()).pathname, '/web/persons/H2001');
+  await member.getByRole('link', { name: '亲属划转' }).click();
+  await member.locator('input[name="commitment"]').check();
+  await member.locator('#relation').selectOption('child');
+  await member.locator('#beneficiary-name').fill('王小丽');
+  await member.locator('#beneficiary-id').fill('330102201206010227');
+  await member.locator('#transfer-amount').fill('500');
+  await screenshot(member, 'transfer-form', true);
+  await member.getByRole('button', { name: '下一步：确认' }).click();
+  await member.locator('section.confirm [data-confirm-amount="500.00"]').waitFor();
+  await screenshot(member, 'transfer-confirm');
+  await member.getByRole('button', { name: '获取验证码' }).click();
+  await member.locator('#code').waitFor();
+  assert.match(await member.locator('section.confirm').innerText(), /139\*\*\*\*0011/);
+  await screenshot(member, 'transfer-code', true);
+  // The code goes to the phone only (TR3): a wrong one is refused and nothing moves.
+  await member.locator('#code').fill('000000');
+  await member.getByRole('button', { name: '确认划转' }).click();
+  assert.equal(await member.locator('.refusal').getAttribute('data-code'), 'transfer.code_invalid');
+  const h2001 = await api('GET', '/api/v1/persons/H2001', tokens.admin);
+  assert.equal(h2001.body.balances.his, '2000.00');
+
+  await member.locator('form.signout button').click();
+  await member.locator('#token').fill(issue('S3001'));
+  await member.getByRole('button', { name: '登录', exact: true }).click();
+  await member.getByRole('link', { name: '家庭成员关联' }).click();
+  await member.locator('#relative').fill('S3002');
+  await member.locator('#bind-relation').selectOption('spouse');
+  await member.getByRole('button', { name: '关联', exact: true }).click();
+  await member.locator('.notice', { hasText: '已关联' }).waitFor();
+  assert.equal(await member.locator('table.bindings tbody tr').count(), 1);
+  await screenshot(member, 'bindings');
+  await screenshot(member, 'bindings', true);
 });
 
 test('tokens never appear in a URL or in the server log', async () => {

@@ -273,3 +273,97 @@ fn n11_counter_finds_a_person_by_id_number_and_acts_as_the_operator() {
     assert_eq!(csv.header("content-disposition"), Some("attachment; filename=\"network-events-330200-2024-01-01-2024-12-31.csv\""));
     assert!(csv.text().lines().any(|l| l.contains("dissolved") && l.contains("counter")));
 }
+
+/// Registers a person of `area` with a phone (for the one-time code) and an opening HIS balance.
+fn register_with_phone(app: &mut TestApp, psn_no: &str, name: &str, birth: &str, insurance: &str, area: &str, his: &str, sequence: u16) -> String {
+    let id = gongji_core::IdNumber::compose(area, common::day(birth), 100 + sequence).unwrap().as_str().to_string();
+    let admin = app.admin.clone();
+    let body = json!({"psn_no": psn_no, "name": name, "id_number": id, "area": area, "insurance": insurance, "phone": format!("1390000{:04}", sequence)});
+    ok(app, "POST", "/api/v1/persons", &admin, Some(body));
+    if his != "0" {
+        ok(
+            app,
+            "POST",
+            &format!("/api/v1/persons/{psn_no}/credits"),
+            &admin,
+            Some(json!({"account": "his", "amount": his, "reference": format!("open-{psn_no}")})),
+        );
+    }
+    id
+}
+
+/// The value of the hidden input `name` on a page.
+fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn tr1_tr4_the_relative_transfer_page_confirms_then_asks_for_the_code() {
+    let mut app = TestApp::start("2024-03-01");
+    register_with_phone(&mut app, "H1", "王强", "1975-03-12", "employee", "330100", "2000", 1);
+    let child_id = register_with_phone(&mut app, "H2", "王小丽", "2012-06-01", "resident", "330100", "0", 2);
+    let h1 = app.insured("H1");
+    let tabs = page(&mut app, "/web/persons/H1", &h1).text();
+    assert!(tabs.contains("/web/persons/H1/transfer") && !tabs.contains("/web/persons/H1/bindings"), "the tab follows the area's policy");
+    let typed = format!("relation=child&name=%E7%8E%8B%E5%B0%8F%E4%B8%BD&id_number={child_id}&amount=500.25&commitment=yes");
+
+    let preview = form(&mut app, "/web/persons/H1/transfer", Some(&h1), &typed, &[]);
+    assert_eq!(preview.status, 200);
+    assert!(preview.text().contains("data-confirm-amount=\"500.25\"") && preview.text().contains("获取验证码"));
+    assert_eq!(app.balances("H1").1, "2000.00", "nothing moves before the code");
+
+    let asked = form(&mut app, "/web/persons/H1/transfer", Some(&h1), &format!("{typed}&confirmed=yes"), &[]);
+    assert_eq!(asked.status, 200, "{}", asked.text());
+    let text = asked.text();
+    assert!(text.contains("139****0001"), "the code went to the registered phone: {text}");
+    let request_id: i64 = hidden_value(&text, "request_id").parse().unwrap();
+    let record = app.engine.relative_transfer(request_id).unwrap().unwrap();
+    let code = app.engine.notification(record.request.notification_id.unwrap()).unwrap().unwrap().notification.secret.unwrap();
+    assert!(!text.contains(&code), "the code is never on a page (TR3)");
+
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused = form(&mut app, "/web/persons/H1/transfer/confirm", Some(&h1), &format!("request_id={request_id}&amount=500.25&code={wrong}"), &[]);
+    assert_eq!(refused.status, 422);
+    assert!(refused.text().contains("data-code=\"transfer.code_invalid\"") && refused.text().contains("验证码不对"));
+    assert_eq!(app.balances("H1").1, "2000.00");
+
+    let done = form(&mut app, "/web/persons/H1/transfer/confirm", Some(&h1), &format!("request_id={request_id}&amount=500.25&code={code}"), &[]);
+    assert_eq!((done.status, done.header("location")), (303, Some("/web/persons/H1?ok=transferred")));
+    assert_eq!(app.balances("H1").1, "1499.75");
+    assert_eq!(app.balances("H2").1, "500.25");
+
+    // A wrong name is refused by the engine (TR2) and the form keeps what was typed.
+    let mismatch = form(
+        &mut app,
+        "/web/persons/H1/transfer",
+        Some(&h1),
+        &format!("relation=child&name=X&id_number={child_id}&amount=1&commitment=yes&confirmed=yes"),
+        &[],
+    );
+    assert_eq!(mismatch.status, 422);
+    assert!(mismatch.text().contains("transfer.identity_mismatch") && mismatch.text().contains(&format!("value=\"{child_id}\"")));
+}
+
+#[test]
+fn s1_the_bindings_page_binds_and_unbinds_through_the_api() {
+    let mut app = TestApp::start("2024-03-01");
+    register_with_phone(&mut app, "S1", "张伟", "1980-01-01", "employee", "440300", "5000", 1);
+    register_with_phone(&mut app, "S2", "刘洋", "1982-02-02", "employee", "440300", "100", 2);
+    let s1 = app.insured("S1");
+    let s2 = app.insured("S2");
+    let bound = form(&mut app, "/web/persons/S1/bindings/bind", Some(&s1), "relative=S2&relation=spouse", &[]);
+    assert_eq!((bound.status, bound.header("location")), (303, Some("/web/persons/S1/bindings?ok=bound")));
+    let listed = page(&mut app, "/web/persons/S2/bindings", &s2);
+    assert_eq!(listed.status, 200);
+    assert!(listed.text().contains("data-binding=") && listed.text().contains("4200.00"), "{}", listed.text());
+    let again = form(&mut app, "/web/persons/S1/bindings/bind", Some(&s1), "relative=S2&relation=spouse", &[]);
+    assert!(again.status >= 400 && again.text().contains("class=\"refusal\"") && again.text().contains("value=\"S2\""));
+    // Either side unbinds, after a confirmation.
+    let asked = form(&mut app, "/web/persons/S2/bindings/unbind", Some(&s2), "other=S1", &[]);
+    assert!(asked.status == 200 && asked.text().contains("确认解除"));
+    let done = form(&mut app, "/web/persons/S2/bindings/unbind", Some(&s2), "other=S1&confirmed=yes", &[]);
+    assert_eq!(done.status, 303);
+    assert!(!page(&mut app, "/web/persons/S1/bindings", &s1).text().contains("data-binding="));
+}

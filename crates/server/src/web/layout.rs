@@ -72,9 +72,17 @@ fn main_nav(viewer: &Viewer) -> Markup {
     }
 }
 
-/// The tabs of one person's pages.
-pub fn person_tabs(psn_no: &str, current: &str) -> Markup {
-    let tabs = [("", "账户与明细"), ("/network", "家庭共济网"), ("/move", "历年↔共济划转"), ("/preset", "预设划入"), ("/why", "为什么家人不能用")];
+/// The tabs of one person's pages; the relative transfer and the bindings only in areas whose
+/// policy has those models.
+pub fn person_tabs(psn_no: &str, current: &str, relative_transfer: bool, association: bool) -> Markup {
+    let mut tabs = vec![("", "账户与明细"), ("/network", "家庭共济网"), ("/move", "历年↔共济划转"), ("/preset", "预设划入")];
+    if relative_transfer {
+        tabs.push(("/transfer", "亲属划转"));
+    }
+    if association {
+        tabs.push(("/bindings", "家庭成员关联"));
+    }
+    tabs.push(("/why", "为什么家人不能用"));
     html! {
         nav.tabs aria-label="业务" {
             @for (path, label) in tabs {

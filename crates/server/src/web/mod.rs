@@ -1,6 +1,7 @@
 //! The web pages of gongji (issue 9): the insured person's pages (accounts, statement and a
 //! chart of the year, the family network, HIS↔MUT moves, the preset, "why can't my family use
-//! this money") and the counter's pages (find a person by ID number, network business on the
+//! this money"; the relative transfer and the bindings where the area has those models) and the
+//! counter's pages (find a person by ID number, network business on the
 //! person's behalf, batch jobs with progress, batch queries with CSV), in Chinese, served by
 //! `gongji serve` under `/web`.
 //!
@@ -15,7 +16,7 @@
 //!   URL, a page or a log; JavaScript never sees it. Forms that change something are POSTs,
 //!   refused when the browser says they come from another site (`Sec-Fetch-Site`, `Origin`).
 //! - Nothing that changes money happens without a confirmation step: the first POST of a move,
-//!   a preset or a batch job renders a page that shows the amount and the accounts; only the
+//!   a preset, a relative transfer or a batch job renders a page that shows the amount and the accounts; only the
 //!   second POST (`confirmed=yes`) calls the API. Removing, leaving and dissolving confirm too.
 //! - A refused form is shown again with what was typed and the refusal above it.
 //! - Pages work without JavaScript; `static/app.js` only prevents double submits and polls a
@@ -23,6 +24,7 @@
 
 mod chart;
 mod counter;
+mod family;
 mod layout;
 mod messages;
 mod person;
@@ -66,6 +68,7 @@ pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
         .route("/web/demo-sign-in", post(demo_sign_in::<S>))
         .route("/web/sign-out", post(sign_out::<S>))
         .merge(person::routes::<S>())
+        .merge(family::routes::<S>())
         .merge(counter::routes::<S>())
         .layer(middleware::from_fn(guard))
 }
@@ -257,6 +260,9 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "left" => "已退出家庭共济网；共济账户里的钱仍归您本人所有（T3）。",
         "dissolved" => "家庭共济网已撤销，所有成员视同退出（N7）。",
         "signed-out" => "已退出登录。",
+        "transferred" => "亲属划转成功，钱已进入对方的历年账户（TR2）。",
+        "bound" => "已关联；对方就医时可以使用您账户中超过保留额的部分（S2）。",
+        "unbound" => "已解除关联。",
         _ => return None,
     })
 }

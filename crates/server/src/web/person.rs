@@ -48,6 +48,7 @@ pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
 /// engine decides again on every action).
 struct AreaRules {
     policy: String,
+    association_threshold: String,
     network: bool,
     relative_transfer: bool,
     association: bool,
@@ -57,19 +58,20 @@ struct AreaRules {
 
 /// Everything a person page needs: who looks, whom it is about (Q1 through the API), the area's
 /// policy and the business date.
-struct Ctx {
-    viewer: Viewer,
+pub(super) struct Ctx {
+    pub(super) viewer: Viewer,
     person: PersonView,
     rules: Option<AreaRules>,
     today: NaiveDate,
 }
 
-async fn load<S: Store + 'static>(state: &AppState<S>, session: &Session, psn_no: &str) -> Result<Ctx, WebError> {
+pub(super) async fn load<S: Store + 'static>(state: &AppState<S>, session: &Session, psn_no: &str) -> Result<Ctx, WebError> {
     let viewer = viewer(state, session).await?;
     let person = api::get_person(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| viewer.refused(e))?.0;
     let today = state.business_date();
     let rules = AreaCode::parse(&person.area).ok().and_then(|area| state.engine.policy(&area, today).ok()).map(|p| AreaRules {
         policy: p.id.clone(),
+        association_threshold: p.association_threshold.to_string(),
         network: p.models.network,
         relative_transfer: p.models.relative_transfer,
         association: p.models.association,
@@ -80,15 +82,15 @@ async fn load<S: Store + 'static>(state: &AppState<S>, session: &Session, psn_no
 }
 
 impl Ctx {
-    fn psn(&self) -> &str {
+    pub(super) fn psn(&self) -> &str {
         &self.person.psn_no
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("/web/persons/{}{path}", self.person.psn_no)
     }
 
-    fn page(&self, tab: &str, title: &str, status: StatusCode, content: Markup) -> Response {
+    pub(super) fn page(&self, tab: &str, title: &str, status: StatusCode, content: Markup) -> Response {
         let p = &self.person;
         let body = html! {
             @if self.viewer.at_counter() {
@@ -106,13 +108,13 @@ impl Ctx {
                     span class={ "status " (p.status) } { (status_zh(&p.status)) }
                 }
             }
-            (person_tabs(&p.psn_no, tab))
+            (person_tabs(&p.psn_no, tab, self.rules.as_ref().is_some_and(|r| r.relative_transfer), self.rules.as_ref().is_some_and(|r| r.association)))
             (content)
         };
         html_page(status, Page { title, viewer: Some(&self.viewer), head: None, body }.render())
     }
 
-    fn balance(&self, kind: &str) -> &str {
+    pub(super) fn balance(&self, kind: &str) -> &str {
         match kind {
             "cur" => &self.person.balances.cur,
             "his" => &self.person.balances.his,
@@ -120,12 +122,22 @@ impl Ctx {
         }
     }
 
+    /// The relations the area's policy lists (display only; the engine checks again).
+    pub(super) fn relations(&self) -> Vec<String> {
+        self.rules.as_ref().map(|r| r.relations.iter().map(|(name, _)| name.clone()).collect()).unwrap_or_default()
+    }
+
+    /// S2: the part of a binder's account kept back, when the area has the association model.
+    pub(super) fn association_threshold(&self) -> Option<String> {
+        self.rules.as_ref().filter(|r| r.association).map(|r| r.association_threshold.clone())
+    }
+
     fn preset_day(&self) -> String {
         self.rules.as_ref().map(|r| format!("{}月{}日", r.preset_date.0, r.preset_date.1)).unwrap_or_else(|| "预设日".into())
     }
 
     /// A family member as shown: "本人" for this page's person.
-    fn who(&self, psn_no: &str) -> String {
+    pub(super) fn who(&self, psn_no: &str) -> String {
         if psn_no == self.person.psn_no {
             format!("{psn_no}（本人）")
         } else {
@@ -381,8 +393,11 @@ fn network_response(ctx: &Ctx, refused: Option<&ApiError>, invite: &InviteForm, 
                 section.card {
                     h2 { "家庭共济网" }
                     p { "统筹区 " (p.area) " 的政策（" (rules.policy) "）没有开通家庭共济网。" }
-                    @if rules.relative_transfer || rules.association {
-                        p.hint { "本统筹区开通的亲属划转或家庭成员关联业务，还没有网页，请到经办窗口办理。" }
+                    @if rules.relative_transfer {
+                        p { "本统筹区开通了亲属划转：" a href=(ctx.url("/transfer")) { "去办理亲属划转" } }
+                    }
+                    @if rules.association {
+                        p { "本统筹区开通了家庭成员关联：" a href=(ctx.url("/bindings")) { "去办理家庭成员关联" } }
                     }
                 }
             }
