@@ -516,6 +516,13 @@ fn fen_days_i64(product: &BalanceProduct) -> StoreResult<i64> {
     i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))
 }
 
+/// The keys of a person's accounts of these kinds. Person accounts are looked up by key (unique
+/// index: an estimate of one row whatever the statistics say), never by `owner`, whose estimate
+/// before the first ANALYZE of a bulk-loaded table made plans scan every account per person.
+fn person_account_keys(psn_no: &str, kinds: &[PersonAccount]) -> Vec<String> {
+    kinds.iter().map(|kind| AccountRef::person(psn_no, *kind).key()).collect()
+}
+
 /// The daily-balance product of an account from its balance rows (balance, product): one row for
 /// a guarded account; for a sharded one, the sum of every row's product accrued to the latest
 /// date among them (the product is linear in the balance). `None` when it has no row.
@@ -697,9 +704,9 @@ impl Tx for PgTx<'_> {
         // The person with the balance and product of each of their accounts, in one round trip.
         let rows = self.rows(
             "SELECT p.psn_no, p.name, p.id_number, p.area, p.insurance, p.phone, p.status, a.account_key, b.balance_fen, b.product_fen_days, b.product_as_of
-             FROM persons p LEFT JOIN accounts a ON a.owner = p.psn_no LEFT JOIN account_balances b ON b.account_id = a.id
+             FROM persons p LEFT JOIN accounts a ON a.account_key = ANY ($2::text[]) LEFT JOIN account_balances b ON b.account_id = a.id
              WHERE p.psn_no = $1",
-            &[&psn_no],
+            &[&psn_no, &person_account_keys(psn_no, &PERSON_ACCOUNTS)],
         )?;
         let Some(first) = rows.first() else {
             self.cache.persons.insert(psn_no.to_string(), None);
@@ -926,8 +933,8 @@ impl Tx for PgTx<'_> {
             // the statistics say (a generic plan chose a scan of every balance row per person).
             "SELECT a.kind, b.balance_fen, b.product_fen_days, b.product_as_of FROM accounts a
              CROSS JOIN LATERAL (SELECT x.balance_fen, x.product_fen_days, x.product_as_of, x.shard FROM account_balances x WHERE x.account_id = a.id OFFSET 0) b
-             WHERE a.owner = $1 ORDER BY a.kind, b.shard",
-            &[&psn_no],
+             WHERE a.account_key = ANY ($1::text[]) ORDER BY a.kind, b.shard",
+            &[&person_account_keys(psn_no, PersonAccount::ALL)],
         )?;
         let mut states: Vec<(PersonAccount, Vec<(i64, BalanceProduct)>)> = Vec::new();
         for row in &rows {
@@ -996,7 +1003,7 @@ impl Tx for PgTx<'_> {
              FROM networks n
              LEFT JOIN network_members m ON m.network_id = n.id AND m.state <> 'left'
              LEFT JOIN persons p ON p.psn_no = m.psn_no
-             LEFT JOIN accounts a ON a.owner = m.psn_no AND a.kind = 'mut'
+             LEFT JOIN accounts a ON a.account_key = 'P:' || m.psn_no || ':mut' -- AccountRef::key of the member's MUT
              LEFT JOIN account_balances b ON b.account_id = a.id
              WHERE n.id = (SELECT network_id FROM network_members WHERE psn_no = $1 AND state <> 'left') AND n.dissolved_at IS NULL
              ORDER BY m.position, m.id",
@@ -1352,8 +1359,9 @@ impl Tx for PgTx<'_> {
     fn restart_person_products(&mut self, psn_no: &str, as_of: NaiveDate) -> StoreResult<()> {
         self.cache.products.clear();
         self.exec(
-            "UPDATE account_balances SET product_fen_days = 0, product_as_of = $2 WHERE account_id = ANY (ARRAY(SELECT id FROM accounts WHERE owner = $1))",
-            &[&psn_no, &as_of],
+            "UPDATE account_balances SET product_fen_days = 0, product_as_of = $2
+             WHERE account_id = ANY (ARRAY(SELECT id FROM accounts WHERE account_key = ANY ($1::text[])))",
+            &[&person_account_keys(psn_no, PersonAccount::ALL), &as_of],
         )?;
         Ok(())
     }
