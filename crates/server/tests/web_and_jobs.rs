@@ -307,6 +307,7 @@ fn tr1_tr4_the_relative_transfer_page_confirms_then_asks_for_the_code() {
     let h1 = app.insured("H1");
     let tabs = page(&mut app, "/web/persons/H1", &h1).text();
     assert!(tabs.contains("/web/persons/H1/transfer") && !tabs.contains("/web/persons/H1/bindings"), "the tab follows the area's policy");
+    assert!(!tabs.contains("/web/persons/H1/network"), "Hangzhou has no family network (330100: transfer model)");
     let typed = format!("relation=child&name=%E7%8E%8B%E5%B0%8F%E4%B8%BD&id_number={child_id}&amount=500.25&commitment=yes");
 
     let preview = form(&mut app, "/web/persons/H1/transfer", Some(&h1), &typed, &[]);

@@ -59,7 +59,6 @@ fn main_nav(viewer: &Viewer) -> Markup {
             Role::Insured => {
                 @if let Some(me) = &viewer.person {
                     a href={ "/web/persons/" (me) } { "我的账户" }
-                    a href={ "/web/persons/" (me) "/network" } { "家庭共济网" }
                 }
             }
             Role::Operator | Role::Admin => {
@@ -72,10 +71,13 @@ fn main_nav(viewer: &Viewer) -> Markup {
     }
 }
 
-/// The tabs of one person's pages; the relative transfer and the bindings only in areas whose
-/// policy has those models.
-pub fn person_tabs(psn_no: &str, current: &str, relative_transfer: bool, association: bool) -> Markup {
-    let mut tabs = vec![("", "账户与明细"), ("/network", "家庭共济网"), ("/move", "历年↔共济划转"), ("/preset", "预设划入")];
+/// The tabs of one person's pages: the network, HIS↔MUT and the preset, the relative transfer,
+/// the bindings, each only in areas whose policy has that model.
+pub fn person_tabs(psn_no: &str, current: &str, network: bool, relative_transfer: bool, association: bool) -> Markup {
+    let mut tabs = vec![("", "账户与明细")];
+    if network {
+        tabs.extend([("/network", "家庭共济网"), ("/move", "历年↔共济划转"), ("/preset", "预设划入")]);
+    }
     if relative_transfer {
         tabs.push(("/transfer", "亲属划转"));
     }

@@ -108,7 +108,7 @@ impl Ctx {
                     span class={ "status " (p.status) } { (status_zh(&p.status)) }
                 }
             }
-            (person_tabs(&p.psn_no, tab, self.rules.as_ref().is_some_and(|r| r.relative_transfer), self.rules.as_ref().is_some_and(|r| r.association)))
+            (person_tabs(&p.psn_no, tab, self.has(|r| r.network), self.has(|r| r.relative_transfer), self.has(|r| r.association)))
             (content)
         };
         html_page(status, Page { title, viewer: Some(&self.viewer), head: None, body }.render())
@@ -120,6 +120,11 @@ impl Ctx {
             "his" => &self.person.balances.his,
             _ => &self.person.balances.mutual,
         }
+    }
+
+    /// Whether the area's policy has a model (display only).
+    fn has(&self, model: impl Fn(&AreaRules) -> bool) -> bool {
+        self.rules.as_ref().is_some_and(model)
     }
 
     /// The relations the area's policy lists (display only; the engine checks again).
@@ -277,7 +282,7 @@ async fn overview<S: Store + 'static>(
                 }
             }
         }
-        section.summary {
+        @if ctx.has(|r| r.network) { section.summary {
             p {
                 "家庭共济网："
                 @match &p.network {
@@ -295,7 +300,7 @@ async fn overview<S: Store + 'static>(
                 " · " a href=(ctx.url("/preset")) { "设置" }
                 " · " a href=(ctx.url("/move")) { "历年↔共济划转" }
             }
-        }
+        } }
         section.year {
             div.heading {
                 h2 { (year) " 年余额走势" }
