@@ -3,7 +3,20 @@
 
 use std::fmt;
 
+use crate::money::Money;
 use crate::person::{string_enum, AreaCode};
+
+/// The largest balance a person's account may hold (ST10, P3): 10,000,000,000.00 yuan, far above
+/// any real personal account (the whole fund of a large city is of this order). With it, an
+/// account's daily-balance product (balance × days, B1) fits an `i64` for more than 25,000
+/// years, so no admitted balance can overflow the product the store keeps.
+pub const PERSON_BALANCE_MAX: Money = Money::from_fen(1_000_000_000_000);
+
+/// The largest magnitude a system account's balance may reach: 10^15 yuan, a thousand times
+/// the yearly spending of China's whole medical insurance. With bills bounded per visit type
+/// (ST10), reaching it takes more than ten million bills each at the largest amount a policy
+/// may admit; `audit` reports an account beyond it.
+pub const SYSTEM_BALANCE_MAX: Money = Money::from_fen(100_000_000_000_000_000);
 
 /// The personal accounts of P2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,6 +88,21 @@ impl AccountRef {
         AccountRef::System { area: area.clone(), kind }
     }
 
+    /// B1: only a person's CUR, HIS and MUT earn interest, so only they keep a daily-balance
+    /// product; the system accounts (moved by every bill of an area) keep none.
+    pub fn earns_interest(&self) -> bool {
+        matches!(self, AccountRef::Person { kind: PersonAccount::Cur | PersonAccount::His | PersonAccount::Mut, .. })
+    }
+
+    /// ST10: the range a balance of this account is admitted in; `audit` reports any outside.
+    pub fn admitted_balance(&self) -> (Money, Money) {
+        match self {
+            AccountRef::Person { .. } => (Money::ZERO, PERSON_BALANCE_MAX),
+            _ if !self.may_go_negative() => (Money::ZERO, SYSTEM_BALANCE_MAX),
+            _ => (SYSTEM_BALANCE_MAX.neg(), SYSTEM_BALANCE_MAX),
+        }
+    }
+
     /// Balances of person accounts and of the refund holding never go negative (P2, ST8);
     /// the other system accounts are sources and sinks and may.
     pub fn may_go_negative(&self) -> bool {
@@ -127,6 +155,21 @@ mod tests {
             assert_eq!(AccountRef::parse_key(&account.key()), Some(account.clone()));
         }
         assert_eq!(AccountRef::parse_key("X:1:his"), None);
+    }
+
+    #[test]
+    fn b1_st10_only_person_accounts_earn_interest_and_balances_have_a_range() {
+        let area = AreaCode::parse("330200").unwrap();
+        for kind in [PersonAccount::Cur, PersonAccount::His, PersonAccount::Mut] {
+            assert!(AccountRef::person("a", kind).earns_interest());
+            assert_eq!(AccountRef::person("a", kind).admitted_balance(), (Money::ZERO, PERSON_BALANCE_MAX));
+        }
+        assert!(!AccountRef::person("a", PersonAccount::Quota).earns_interest());
+        assert!(!AccountRef::system(&area, SystemAccount::PooledFund).earns_interest());
+        assert_eq!(AccountRef::system(&area, SystemAccount::PooledFund).admitted_balance().0, SYSTEM_BALANCE_MAX.neg());
+        assert_eq!(AccountRef::system(&area, SystemAccount::RefundHolding).admitted_balance().0, Money::ZERO);
+        // The product of the largest balance over 25,000 years still fits an i64 (B1).
+        assert!((PERSON_BALANCE_MAX.fen() as i128) * 366 * 25_000 < i64::MAX as i128);
     }
 
     #[test]

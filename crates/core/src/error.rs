@@ -42,6 +42,9 @@ pub enum ErrorCode {
     QuotaNotFound,
     QuotaLimit,
     PremiumAlreadyPaid,
+    SettlementAmountLimit,
+    SettlementDateOutOfRange,
+    JobNotDue,
 }
 
 impl ErrorCode {
@@ -83,6 +86,9 @@ impl ErrorCode {
         ErrorCode::QuotaNotFound,
         ErrorCode::QuotaLimit,
         ErrorCode::PremiumAlreadyPaid,
+        ErrorCode::SettlementAmountLimit,
+        ErrorCode::SettlementDateOutOfRange,
+        ErrorCode::JobNotDue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +130,9 @@ impl ErrorCode {
             ErrorCode::QuotaNotFound => "quota.not_found",
             ErrorCode::QuotaLimit => "quota.limit",
             ErrorCode::PremiumAlreadyPaid => "premium.already_paid",
+            ErrorCode::SettlementAmountLimit => "settlement.amount_limit",
+            ErrorCode::SettlementDateOutOfRange => "settlement.date_out_of_range",
+            ErrorCode::JobNotDue => "job.not_due",
         }
     }
 

@@ -154,6 +154,71 @@ pub fn clock(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// ST10: no policy may admit a bill above this (100,000,000.00 yuan), and a policy that names no
+/// maximum for a visit type admits at most this. It keeps every balance the bills move far
+/// inside `i64` fen (see `account::SYSTEM_BALANCE_MAX`).
+pub const BILL_AMOUNT_CEILING: Money = Money::from_fen(10_000_000_000);
+
+/// ST10: how many days before the business date a bill may be dated when the policy file says
+/// nothing: a year, the usual time limit for settling a bill late (after an outage, or as the
+/// new bill of a correction, ST8).
+pub const BILL_DATE_WINDOW_DAYS_DEFAULT: u32 = 365;
+
+/// ST10: the bounds a policy puts on every bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillBounds {
+    /// The largest bill total admitted per visit type; a visit type not named admits
+    /// [`BILL_AMOUNT_CEILING`].
+    pub amount_max: BTreeMap<VisitType, Money>,
+    /// A bill may be dated at most this many days before the business date, never after it.
+    pub date_window_days: u32,
+}
+
+impl Default for BillBounds {
+    fn default() -> BillBounds {
+        BillBounds { amount_max: BTreeMap::new(), date_window_days: BILL_DATE_WINDOW_DAYS_DEFAULT }
+    }
+}
+
+impl BillBounds {
+    pub fn amount_max(&self, visit: VisitType) -> Money {
+        self.amount_max.get(&visit).copied().unwrap_or(BILL_AMOUNT_CEILING).min(BILL_AMOUNT_CEILING)
+    }
+
+    /// ST10: refuses a bill of `total` for `visit` dated `bill_date`, on `business_date`, that
+    /// is above the visit type's maximum, dated after the business date, or dated before the
+    /// window.
+    pub fn check(&self, visit: VisitType, total: Money, bill_date: NaiveDate, business_date: NaiveDate) -> DomainResult<()> {
+        let max = self.amount_max(visit);
+        if total > max {
+            return Err(DomainError::new(
+                ErrorCode::SettlementAmountLimit,
+                "ST10",
+                format!("the bill total {total} is above {max}, the most the policy admits for one {visit} bill"),
+            ));
+        }
+        if bill_date > business_date {
+            return Err(DomainError::new(
+                ErrorCode::SettlementDateOutOfRange,
+                "ST10",
+                format!("the bill is dated {bill_date}, after the business date {business_date}"),
+            ));
+        }
+        let earliest = business_date.checked_sub_days(chrono::Days::new(self.date_window_days.into())).unwrap_or(NaiveDate::MIN);
+        if bill_date < earliest {
+            return Err(DomainError::new(
+                ErrorCode::SettlementDateOutOfRange,
+                "ST10",
+                format!(
+                    "the bill is dated {bill_date}, more than {} days before the business date {business_date} (earliest {earliest})",
+                    self.date_window_days
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One version of a planning area's policy, in force from `effective_from`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -184,6 +249,8 @@ pub struct Policy {
     pub association_threshold: Money,
     /// X3: limits on quota transfers to relatives.
     pub transfer_limits: TransferLimits,
+    /// ST10: the largest bill per visit type and how far back a bill may be dated.
+    pub bill_bounds: BillBounds,
 }
 
 impl Policy {
@@ -251,6 +318,28 @@ mod tests {
         assert!(book.in_force(&area, day("2015-12-31")).is_none());
         let other = AreaCode::parse("110000").unwrap();
         assert_eq!(book.in_force(&other, day("2024-01-01")).unwrap().area, None);
+    }
+
+    #[test]
+    fn st10_bill_bounds_amount_per_visit_and_date_window() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let bounds = BillBounds { amount_max: BTreeMap::from([(VisitType::Outpatient, Money::yuan(50_000))]), date_window_days: 30 };
+        let today = day("2024-06-30");
+        let code = |r: DomainResult<()>| r.unwrap_err().code;
+        assert!(bounds.check(VisitType::Outpatient, Money::yuan(50_000), today, today).is_ok());
+        assert_eq!(code(bounds.check(VisitType::Outpatient, Money::from_fen(5_000_001), today, today)), ErrorCode::SettlementAmountLimit);
+        // A visit type the policy does not name admits the ceiling, never more.
+        assert!(bounds.check(VisitType::Inpatient, BILL_AMOUNT_CEILING, today, today).is_ok());
+        assert_eq!(code(bounds.check(VisitType::Inpatient, BILL_AMOUNT_CEILING.plus(Money::from_fen(1)), today, today)), ErrorCode::SettlementAmountLimit);
+        let huge = BillBounds { amount_max: BTreeMap::from([(VisitType::Inpatient, Money::from_fen(i64::MAX))]), date_window_days: 30 };
+        assert_eq!(huge.amount_max(VisitType::Inpatient), BILL_AMOUNT_CEILING);
+        // Dates: not after the business date, not before the window.
+        assert_eq!(code(bounds.check(VisitType::Outpatient, Money::yuan(1), day("2024-07-01"), today)), ErrorCode::SettlementDateOutOfRange);
+        assert_eq!(code(bounds.check(VisitType::Outpatient, Money::yuan(1), day("2099-12-31"), today)), ErrorCode::SettlementDateOutOfRange);
+        assert!(bounds.check(VisitType::Outpatient, Money::yuan(1), day("2024-05-31"), today).is_ok());
+        assert_eq!(code(bounds.check(VisitType::Outpatient, Money::yuan(1), day("2024-05-30"), today)), ErrorCode::SettlementDateOutOfRange);
+        let forever = BillBounds { date_window_days: u32::MAX, ..BillBounds::default() };
+        assert!(forever.check(VisitType::Outpatient, Money::yuan(1), day("1900-01-01"), today).is_ok());
     }
 
     #[test]

@@ -400,6 +400,19 @@ pub fn role_account(role: SourceRole) -> Option<PersonAccount> {
     }
 }
 
+impl Bill {
+    /// The bill's total: the sum of its items or of its split (ST10 bounds it). Saturates
+    /// instead of overflowing, so that a bill [`Bill::validate`] would refuse still compares
+    /// as too large.
+    pub fn total(&self) -> Money {
+        let amounts: Vec<Money> = match &self.content {
+            BillContent::Items(items) => items.iter().map(|item| item.amount).collect(),
+            BillContent::Split(split) => vec![split.fund_pay, split.self_borne, split.first_self_pay, split.self_funded],
+        };
+        amounts.into_iter().try_fold(Money::ZERO, |sum, amount| sum.checked_add(amount)).unwrap_or(Money::from_fen(i64::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::money::{Money, Ratio};
-use crate::policy::{AccountScope, Models, Policy, TransferLimits};
+use crate::policy::{AccountScope, BillBounds, Models, Policy, TransferLimits};
 
 pub fn empty_policy() -> Policy {
     Policy {
@@ -27,5 +27,6 @@ pub fn empty_policy() -> Policy {
         year_end_steps: vec![],
         association_threshold: Money::ZERO,
         transfer_limits: TransferLimits::default(),
+        bill_bounds: BillBounds::default(),
     }
 }

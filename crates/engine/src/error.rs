@@ -8,7 +8,22 @@ pub enum Error {
     #[error("{0}")]
     Domain(#[from] DomainError),
     #[error("storage: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    /// A balance the store refuses for being outside its admitted range (ST10) is a refusal
+    /// of the operation, with a stable code, not a storage failure.
+    fn from(err: StoreError) -> Error {
+        match err {
+            StoreError::BalanceOutOfRange(account) => Error::domain(
+                ErrorCode::MoneyInvalidAmount,
+                "ST10",
+                format!("the balance of {account} would go above {}, the most an account admits", gongji_core::account::PERSON_BALANCE_MAX),
+            ),
+            other => Error::Store(other),
+        }
+    }
 }
 
 impl Error {

@@ -70,10 +70,79 @@ pub struct JobSummary {
     pub already_done: u64,
 }
 
+/// The job mark that says a year's year-end finished for every area (B1: the next year may run).
+const YEAR_END_COMPLETED: &str = "year_end_completed";
+
+/// B1–B3: a job for a day after the business date would count days that have not happened.
+fn not_after_today(job: &str, date: NaiveDate, today: NaiveDate) -> Result<()> {
+    if date > today {
+        return Err(Error::domain(ErrorCode::JobNotDue, "B1", format!("{job} for {date} may not run before that day; the business date is {today}")));
+    }
+    Ok(())
+}
+
 impl<S: Store> Engine<S> {
+    /// B1: whether the year-end of `year` may run on the business date `today`: only on
+    /// `year`-12-31 or later, one year at a time and in order (the year before done first,
+    /// unless the store holds no money from before `year`). A year already done may run again
+    /// (it changes nothing). Refused with `job.not_due`, naming the year that may run now.
+    pub fn year_end_due(&self, year: i32, today: NaiveDate) -> Result<()> {
+        let last_day = NaiveDate::from_ymd_opt(year, 12, 31).ok_or_else(|| Error::domain(ErrorCode::InputInvalid, "B1", format!("no such year {year}")))?;
+        self.store.read(|tx| {
+            let completed = |tx: &mut dyn Tx, y: i32| -> Result<bool> { Ok(tx.job_mark(YEAR_END_COMPLETED, &y.to_string(), "")?.is_some()) };
+            if completed(tx, year)? {
+                return Ok(());
+            }
+            // The first year not done, counting from the year the store's money starts.
+            let first_money_year = tx.first_entry_date()?.map(|d| d.year());
+            let mut next = first_money_year.unwrap_or(year).min(year);
+            while next < year && completed(tx, next)? {
+                next += 1;
+            }
+            let now = match NaiveDate::from_ymd_opt(next, 12, 31) {
+                Some(last) if last <= today => format!("the year-end that may run now is {next}'s"),
+                _ => format!("no year-end may run before {next}-12-31"),
+            };
+            if today < last_day {
+                return Err(Error::domain(
+                    ErrorCode::JobNotDue,
+                    "B1",
+                    format!("the year-end of {year} runs on {last_day} or later; the business date is {today}, so {now}"),
+                ));
+            }
+            if next < year {
+                return Err(Error::domain(
+                    ErrorCode::JobNotDue,
+                    "B1",
+                    format!("year-ends run one year at a time, in order: the year-end of {next} is not done; {now}"),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// B1: the year whose year-end may run on `today`, if any: the first year not done since
+    /// the store's money starts, when its last day has come. (The counter page offers it.)
+    pub fn year_end_next(&self, today: NaiveDate) -> Result<Option<i32>> {
+        let first = self.store.read(|tx| Ok::<_, Error>(tx.first_entry_date()?))?;
+        let Some(first) = first else { return Ok(None) };
+        let mut year = first.year();
+        while self.store.read(|tx| Ok::<_, Error>(tx.job_mark(YEAR_END_COMPLETED, &year.to_string(), "")?.is_some()))? {
+            year += 1;
+        }
+        Ok(NaiveDate::from_ymd_opt(year, 12, 31).filter(|last| *last <= today).map(|_| year))
+    }
+
+    /// B2, B3: a preset run or a refund sync for `date` may not run before that day.
+    pub fn job_date_due(&self, job: &str, date: NaiveDate, today: NaiveDate) -> Result<()> {
+        not_after_today(job, date, today)
+    }
+
     /// B3: moves what cancels left in the refund holding (ST8) to each owner's HIS, for every
-    /// holding created before `date` (the nightly run of `date` picks up the day before).
-    pub fn run_refund_sync(&self, date: NaiveDate, progress: &dyn Fn(u64, u64)) -> Result<JobSummary> {
+    /// holding created before `date` (the nightly run of `date` picks up the day before). Not
+    /// for a `date` after the business date `today`.
+    pub fn run_refund_sync(&self, date: NaiveDate, today: NaiveDate, progress: &dyn Fn(u64, u64)) -> Result<JobSummary> {
+        not_after_today("refund_sync", date, today)?;
         let started = Instant::now();
         let ctx = Context::batch("refund_sync", date);
         let mut summary = JobSummary { job: "refund_sync".into(), date: Some(date), ..JobSummary::default() };
@@ -118,8 +187,11 @@ impl<S: Store> Engine<S> {
     /// 31 December: MUT→HIS sweep; interest on HIS + MUT (and CUR at its own rate) by the
     /// daily-balance product, half-up to the fen, from the interest-expense account; CUR→HIS
     /// roll-over. Each person is done once per year (a job mark in the same transaction), so a
-    /// rerun or a run after a crash posts nothing twice.
-    pub fn run_year_end(&self, year: i32, hooks: &JobHooks<'_>) -> Result<JobSummary> {
+    /// rerun or a run after a crash posts nothing twice. Runs only when due on the business
+    /// date `today` ([`Engine::year_end_due`]); when every area is done, the year is marked
+    /// completed, so that the next year may run.
+    pub fn run_year_end(&self, year: i32, today: NaiveDate, hooks: &JobHooks<'_>) -> Result<JobSummary> {
+        self.year_end_due(year, today)?;
         let started = Instant::now();
         let last_day = NaiveDate::from_ymd_opt(year, 12, 31).ok_or_else(|| Error::domain(ErrorCode::InputInvalid, "B1", format!("no such year {year}")))?;
         let ctx = Context::batch("year_end", last_day);
@@ -154,6 +226,13 @@ impl<S: Store> Engine<S> {
                 &mut summary,
             )?;
         }
+        self.store.write(|tx| {
+            if tx.job_mark(YEAR_END_COMPLETED, &period, "")?.is_none() {
+                let outcome = format!("done: {} persons", done);
+                tx.insert_job_mark(&JobMark { job: YEAR_END_COMPLETED.into(), period: period.clone(), subject: String::new(), outcome, recorded_at: ctx.now })?;
+            }
+            Ok::<_, Error>(())
+        })?;
         summary.elapsed = started.elapsed();
         Ok(summary)
     }
@@ -161,7 +240,9 @@ impl<S: Store> Engine<S> {
     /// B2, T2: on each area's preset date, moves every member's preset HIS→MUT; skips (and
     /// records why) when HIS is below the preset, the status is not normal, or the person is no
     /// longer a confirmed network member. Areas whose policy date is another day are skipped.
-    pub fn run_presets(&self, date: NaiveDate, hooks: &JobHooks<'_>) -> Result<JobSummary> {
+    /// Not for a `date` after the business date `today`.
+    pub fn run_presets(&self, date: NaiveDate, today: NaiveDate, hooks: &JobHooks<'_>) -> Result<JobSummary> {
+        not_after_today("preset", date, today)?;
         let started = Instant::now();
         let ctx = Context::batch("preset", date);
         let period = date.to_string();

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use gongji_core::policy::{AccountScope, Benefit, BurdenPart, Models, RelationRule, TransferLimits, YearEndStep};
+use gongji_core::policy::{
+    AccountScope, Benefit, BillBounds, BurdenPart, Models, RelationRule, TransferLimits, YearEndStep, BILL_AMOUNT_CEILING, BILL_DATE_WINDOW_DAYS_DEFAULT,
+};
 use gongji_core::{AreaCode, DomainError, ErrorCode, Money, Policy, PolicyBook, Ratio, VisitType};
 use serde::Deserialize;
 
@@ -38,6 +40,12 @@ struct PolicyFile {
     /// X3: optional; no table means no limits.
     #[serde(default)]
     transfer_limits: TransferLimitsFile,
+    /// ST10: the largest bill per visit type (`outpatient = "500000"`); a visit type not named
+    /// admits `BILL_AMOUNT_CEILING`.
+    #[serde(default)]
+    bill_amount_max: BTreeMap<String, String>,
+    /// ST10: how many days before the business date a bill may be dated.
+    bill_date_window_days: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -172,6 +180,16 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
             _ => return Err(field("transfer_limits", "give both quiet_from and quiet_until, or neither")),
         },
     };
+    let mut amount_max = BTreeMap::new();
+    for (name, text) in &file.bill_amount_max {
+        let key = format!("bill_amount_max.{name}");
+        let max = Money::parse_positive(text).map_err(|_| field(&key, "not a positive amount with at most two decimals"))?;
+        if max > BILL_AMOUNT_CEILING {
+            return Err(field(&key, &format!("above {BILL_AMOUNT_CEILING}, the most any policy may admit for one bill")));
+        }
+        amount_max.insert(visit(&key, name)?, max);
+    }
+    let bill_bounds = BillBounds { amount_max, date_window_days: file.bill_date_window_days.unwrap_or(BILL_DATE_WINDOW_DAYS_DEFAULT) };
     if (models.network || models.relative_transfer || models.association || models.quota) && relations.is_empty() {
         return Err(field("relations", "a family model is enabled but no relation is allowed"));
     }
@@ -194,6 +212,7 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, DomainError> {
         year_end_steps,
         association_threshold: money("association_threshold", &file.association_threshold)?,
         transfer_limits,
+        bill_bounds,
     })
 }
 
@@ -271,6 +290,30 @@ mod tests {
         assert!(with("quiet_from = \"25:00\"\nquiet_until = \"06:00\"").unwrap_err().message.contains("quiet_from"));
         assert!(with("per_transfer_max = \"1.234\"").unwrap_err().message.contains("per_transfer_max"));
         assert!(with("per_week = 1").is_err());
+    }
+
+    #[test]
+    fn st10_every_preset_bounds_every_visit_type_and_dates() {
+        for (id, text) in PRESETS {
+            let policy = parse_policy(text, id).unwrap();
+            for visit in [VisitType::Outpatient, VisitType::Emergency, VisitType::Inpatient, VisitType::Pharmacy, VisitType::Community, VisitType::Vaccination]
+            {
+                assert!(policy.bill_bounds.amount_max.contains_key(&visit), "{id}: bill_amount_max.{visit} (ST10)");
+            }
+            assert!((28..=366).contains(&policy.bill_bounds.date_window_days), "{id}: bill_date_window_days (ST10)");
+        }
+    }
+
+    #[test]
+    fn st10_bill_bounds_are_checked_when_parsed() {
+        // The preset without its own table (its last one), then the table under test.
+        let good = PRESETS[0].1.split("[bill_amount_max]").next().unwrap();
+        let with = |table: &str| parse_policy(&format!("{good}\n[bill_amount_max]\n{table}\n"), "t.toml");
+        assert_eq!(with("outpatient = \"100\"").unwrap().bill_bounds.amount_max(VisitType::Outpatient), Money::yuan(100));
+        assert_eq!(with("outpatient = \"100\"").unwrap().bill_bounds.amount_max(VisitType::Inpatient), BILL_AMOUNT_CEILING);
+        assert!(with("outpatient = \"0\"").unwrap_err().message.contains("bill_amount_max.outpatient"));
+        assert!(with("outpatient = \"100000000.01\"").unwrap_err().message.contains("bill_amount_max.outpatient"));
+        assert!(with("surgery = \"100\"").unwrap_err().message.contains("surgery"));
     }
 
     #[test]

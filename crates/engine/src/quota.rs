@@ -464,23 +464,19 @@ pub(crate) fn append_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person,
     Ok(())
 }
 
-fn settlement_reference(stored: &StoredSettlement) -> String {
-    format!("settle:{}:{}", stored.institution, stored.bill_id)
-}
-
 /// After a settlement is stored: charges what the quota account paid to the relationships.
 pub(crate) fn on_settled(tx: &mut dyn Tx, ctx: &Context, stored: &StoredSettlement) -> Result<()> {
     let paid: Money = stored.lines.iter().filter(|(_, role, _)| role == ROLE).map(|(_, _, amount)| *amount).sum();
     if paid.is_zero() {
         return Ok(());
     }
-    allocate(tx, ctx, &stored.patient, paid, "use", &settlement_reference(stored), Some(stored.entry_id))
+    allocate(tx, ctx, &stored.patient, paid, "use", &crate::settlement::settlement_reference(stored), Some(stored.entry_id))
 }
 
 /// After a cancel (ST8) put quota money back into the quota account: each relationship gets
 /// back what it paid; one that has ended since returns it to the donor at once.
 pub(crate) fn on_cancelled(tx: &mut dyn Tx, ctx: &Context, stored: &StoredSettlement, cancel_entry_id: i64) -> Result<()> {
-    let reference = settlement_reference(stored);
+    let reference = crate::settlement::settlement_reference(stored);
     for event in tx.quota_events(&reference)?.into_iter().filter(|e| e.kind == "use") {
         let mut quota =
             tx.quota(&event.quota_uid, &event.side)?.ok_or_else(|| StoreError::Corrupt(format!("quota {} of a settlement is missing", event.quota_uid)))?;

@@ -5,6 +5,19 @@
 //! (own CUR, HIS, MUT, then the network's other MUT accounts in payment order) → plan the
 //! payment (ST2–ST4, ST7, core) → post one balanced entry and store the settlement with its
 //! explanation, all in one transaction (ST6, ST9).
+//!
+//! Settling again (ST6, as built; issue 12):
+//! - **ST6.1** An answer never reports a payment that is not posted: a settle answers either a
+//!   new settlement it just posted, or the settlement of the bill that stands (not cancelled).
+//! - **ST6.2** The same institution + bill id with a standing settlement: the same content
+//!   replays it (`replayed`), other content is `settlement.conflict`.
+//! - **ST6.3** A bill whose latest settlement was cancelled settles again as a new settlement,
+//!   with whatever content it now has (a correction, ST8): attempt n+1, a new settlement id
+//!   (`<bill id>#<n+1>`), the accounts charged anew. The earlier settlements stay, cancelled.
+//! - **ST6.4** A cancel by bill id cancels the latest settlement; a cancel by settlement id
+//!   cancels that one if it stands, and answers its earlier cancel (`replayed`) if not.
+//! - **ST10** A bill above its visit type's `bill_amount_max`, dated after the business date or
+//!   before the policy's window is refused before anything is written.
 
 use chrono::Datelike;
 use gongji_core::ledger::{EntryKind, JournalEntry, Posting};
@@ -26,11 +39,54 @@ pub struct Payment {
     pub amount: Money,
 }
 
+/// ST6: the id of the `attempt`-th settlement of a bill, as answered to the institution (the
+/// HIS dialect's `setl_id`): the bill id itself for the first, `<bill id>#<n>` for the n-th
+/// settlement after n-1 cancels. Bill ids never contain `#` (refused when settled), so the two
+/// read back unambiguously.
+pub fn settlement_id(bill_id: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        bill_id.to_string()
+    } else {
+        format!("{bill_id}#{attempt}")
+    }
+}
+
+/// The bill id and attempt a settlement id names (the inverse of [`settlement_id`]).
+pub fn parse_settlement_id(settlement_id: &str) -> (&str, u32) {
+    match settlement_id.rsplit_once('#') {
+        Some((bill_id, n)) if !n.starts_with('0') => match n.parse::<u32>() {
+            Ok(attempt) if attempt >= 2 => (bill_id, attempt),
+            _ => (settlement_id, 1),
+        },
+        _ => (settlement_id, 1),
+    }
+}
+
+/// The idempotency key of an entry of a bill's `attempt`-th settlement (`settle`) or of its
+/// cancel (`cancel`): the first keeps the key it always had.
+fn entry_key(kind: &str, institution: &str, bill_id: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        format!("{kind}:{institution}:{bill_id}")
+    } else {
+        format!("{kind}#{attempt}:{institution}:{bill_id}")
+    }
+}
+
+/// The reference under which the quota model records what one settlement used (X2).
+pub(crate) fn settlement_reference(stored: &StoredSettlement) -> String {
+    entry_key("settle", &stored.institution, &stored.bill_id, stored.attempt)
+}
+
 /// What a settlement (or pre-settlement) did or would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementOutcome {
     pub institution: String,
     pub bill_id: String,
+    /// ST6: this settlement's id ([`settlement_id`]): a bill settled again after a cancel gets
+    /// a new one.
+    pub settlement_id: String,
+    /// ST6: 1 for a bill's first settlement, n after n-1 cancels.
+    pub attempt: u32,
     pub patient: String,
     pub visit: VisitType,
     pub policy_id: String,
@@ -40,7 +96,6 @@ pub struct SettlementOutcome {
     pub steps: Vec<Step>,
     /// True when this answers a repeat of an already settled bill (ST6).
     pub replayed: bool,
-    pub cancelled: bool,
 }
 
 impl SettlementOutcome {
@@ -57,6 +112,8 @@ impl SettlementOutcome {
 pub struct CancelOutcome {
     pub institution: String,
     pub bill_id: String,
+    /// The settlement that was cancelled ([`settlement_id`]).
+    pub settlement_id: String,
     /// Money returned straight to the accounts that paid.
     pub returned: Vec<(AccountRef, Money)>,
     /// Money held for a former network member, moved to their HIS by the nightly job (ST8, B3).
@@ -83,8 +140,9 @@ impl<S: Store> Engine<S> {
         self.store.read(|tx| self.settle_in(tx, ctx, bill))
     }
 
-    /// ST1–ST4, ST6, ST7, ST9: settles a bill once; a repeat with the same content returns the
-    /// first result, with other content it is refused.
+    /// ST1–ST4, ST6, ST7, ST9, ST10: settles a bill once; a repeat with the same content returns
+    /// the first result, with other content it is refused. A bill whose settlement was
+    /// cancelled settles again as a new settlement.
     pub fn settle(&self, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
         self.store.write(|tx| self.settle_in(tx, ctx, bill))
     }
@@ -114,10 +172,19 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    /// ST8: reverses a settlement along its original path; money of a used MUT whose owner has
-    /// left the network since goes to the refund holding for the nightly job (B3).
+    /// ST8: reverses the bill's latest settlement along its original path; money of a used MUT
+    /// whose owner has left the network since goes to the refund holding for the nightly job
+    /// (B3). A repeated cancel answers what the first did.
     pub fn cancel(&self, ctx: &Context, institution: &str, bill_id: &str) -> Result<CancelOutcome> {
-        self.store.write(|tx| cancel_in(tx, ctx, institution, bill_id))
+        self.store.write(|tx| cancel_in(tx, ctx, institution, bill_id, None))
+    }
+
+    /// ST8 by settlement id ([`settlement_id`]), as the HIS dialect cancels: cancels that
+    /// settlement if it is the bill's live one; one cancelled before (a retry, or an earlier
+    /// settlement of a bill settled again since) answers what its cancel did.
+    pub fn cancel_settlement(&self, ctx: &Context, institution: &str, settlement_id: &str) -> Result<CancelOutcome> {
+        let (bill_id, attempt) = parse_settlement_id(settlement_id);
+        self.store.write(|tx| cancel_in(tx, ctx, institution, bill_id, Some(attempt)))
     }
 
     /// Q4: for `patient` and a hypothetical personal burden of `amount` on a `visit` today,
@@ -145,18 +212,36 @@ impl<S: Store> Engine<S> {
 
     pub(crate) fn settle_in(&self, tx: &mut dyn Tx, ctx: &Context, bill: &Bill) -> Result<SettlementOutcome> {
         bill.validate()?;
-        let fingerprint = bill.fingerprint();
-        if let Some(existing) = tx.settlement(&bill.institution, &bill.bill_id)? {
-            if existing.fingerprint != fingerprint {
-                return Err(Error::domain(
-                    ErrorCode::SettlementConflict,
-                    "ST6",
-                    format!("bill {} of {} was settled with other content", bill.bill_id, bill.institution),
-                ));
-            }
-            return Ok(outcome_of_stored(&existing));
+        if bill.bill_id.contains('#') {
+            return Err(Error::domain(
+                ErrorCode::SettlementInvalidBill,
+                "ST6",
+                "a bill id may not contain '#', which separates the attempt in a settlement id",
+            ));
         }
+        let fingerprint = bill.fingerprint();
+        let attempt = match tx.settlement(&bill.institution, &bill.bill_id)? {
+            Some(live) if live.cancelled.is_none() => {
+                if live.fingerprint != fingerprint {
+                    return Err(Error::domain(
+                        ErrorCode::SettlementConflict,
+                        "ST6",
+                        format!("bill {} of {} was settled with other content", bill.bill_id, bill.institution),
+                    ));
+                }
+                // A repeat answers the settlement that stands, whose payments are posted.
+                return Ok(outcome_of_stored(&live, true));
+            }
+            // ST6: the bill's settlement was cancelled: it settles again as a new settlement,
+            // with this content (a correction, ST8, may change it), charging the accounts anew.
+            // The earlier settlement stays, cancelled.
+            Some(cancelled) => cancelled.attempt + 1,
+            None => 1,
+        };
         let patient = load_person(tx, &bill.patient)?;
+        // ST10: the bounds are those of the policy in force today (what the agency admits
+        // now); the benefit rules are those in force on the bill's date (§4).
+        self.policy(&patient.area, ctx.business_date)?.bill_bounds.check(bill.visit, bill.total(), bill.date, ctx.business_date)?;
         let policy = self.policy(&patient.area, bill.date)?;
         let year = bill.date.year();
         let totals = tx.year_totals(&patient.psn_no, year, bill.visit)?;
@@ -188,7 +273,7 @@ impl<S: Store> Engine<S> {
             EntryKind::Settlement,
             postings,
             provenance,
-            Some(format!("settle:{}:{}", bill.institution, bill.bill_id)),
+            Some(entry_key("settle", &bill.institution, &bill.bill_id, attempt)),
             format!("bill {} of {}", bill.bill_id, bill.institution),
         )?;
         let entry_id = tx.post(&entry)?;
@@ -197,6 +282,7 @@ impl<S: Store> Engine<S> {
             id: 0,
             institution: bill.institution.clone(),
             bill_id: bill.bill_id.clone(),
+            attempt,
             patient: patient.psn_no.clone(),
             visit: bill.visit,
             bill_date: bill.date,
@@ -214,9 +300,7 @@ impl<S: Store> Engine<S> {
         };
         tx.insert_settlement(&stored)?;
         crate::quota::on_settled(tx, ctx, &stored)?;
-        let mut result = outcome_of_stored(&stored);
-        result.replayed = false;
-        Ok(result)
+        Ok(outcome_of_stored(&stored, false))
     }
 }
 
@@ -273,14 +357,18 @@ fn own_and_network_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person) -
     Ok((sources, Some(network.id)))
 }
 
-fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str) -> Result<CancelOutcome> {
-    let stored = tx
-        .settlement(institution, bill_id)?
-        .ok_or_else(|| Error::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settled bill {bill_id} of {institution}")))?;
+/// Cancels the bill's latest settlement, or the `attempt`-th when given.
+fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str, attempt: Option<u32>) -> Result<CancelOutcome> {
+    let stored = match attempt {
+        Some(attempt) => tx.settlement_attempt(institution, bill_id, attempt)?,
+        None => tx.settlement(institution, bill_id)?,
+    };
+    let stored = stored.ok_or_else(|| Error::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settled bill {bill_id} of {institution}")))?;
     let patient = load_person(tx, &stored.patient)?;
     let mut outcome = CancelOutcome {
         institution: institution.to_string(),
         bill_id: bill_id.to_string(),
+        settlement_id: settlement_id(bill_id, stored.attempt),
         returned: Vec::new(),
         held: Vec::new(),
         fund: stored.split.fund_pay,
@@ -321,7 +409,7 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str) -
         EntryKind::SettlementCancel,
         postings,
         ctx.provenance(),
-        Some(format!("cancel:{institution}:{bill_id}")),
+        Some(entry_key("cancel", institution, bill_id, stored.attempt)),
         format!("cancel bill {bill_id} of {institution}"),
     )?;
     let entry_id = tx.post(&entry)?;
@@ -376,18 +464,30 @@ fn steps(plan: &PaymentPlan) -> Vec<Step> {
         .collect()
 }
 
-fn outcome_of_stored(stored: &StoredSettlement) -> SettlementOutcome {
-    SettlementOutcome {
-        institution: stored.institution.clone(),
-        bill_id: stored.bill_id.clone(),
-        patient: stored.patient.clone(),
-        visit: stored.visit,
-        policy_id: stored.policy_id.clone(),
-        split: stored.split,
-        payments: stored.lines.iter().map(|(account, role, amount)| Payment { account: account.clone(), role: role.clone(), amount: *amount }).collect(),
-        cash: stored.cash,
-        steps: stored.steps.clone(),
-        replayed: true,
-        cancelled: stored.cancelled.is_some(),
+impl SettlementOutcome {
+    /// A stored settlement as an outcome (the one conversion, used by every answer). A
+    /// settlement answered as paid is one that stands: [`Engine::settle`] never answers a
+    /// cancelled one (ST6); the HIS dialect uses this to report a cancel's reversal.
+    pub fn from_stored(stored: &StoredSettlement, replayed: bool) -> SettlementOutcome {
+        SettlementOutcome {
+            institution: stored.institution.clone(),
+            bill_id: stored.bill_id.clone(),
+            settlement_id: settlement_id(&stored.bill_id, stored.attempt),
+            attempt: stored.attempt,
+            patient: stored.patient.clone(),
+            visit: stored.visit,
+            policy_id: stored.policy_id.clone(),
+            split: stored.split,
+            payments: stored.lines.iter().map(|(account, role, amount)| Payment { account: account.clone(), role: role.clone(), amount: *amount }).collect(),
+            cash: stored.cash,
+            steps: stored.steps.clone(),
+            replayed,
+        }
     }
+}
+
+/// The answer of a settlement that stands (ST6: never a cancelled one).
+fn outcome_of_stored(stored: &StoredSettlement, replayed: bool) -> SettlementOutcome {
+    debug_assert!(stored.cancelled.is_none(), "a cancelled settlement is never answered as paid (ST6)");
+    SettlementOutcome::from_stored(stored, replayed)
 }

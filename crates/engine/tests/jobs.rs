@@ -20,7 +20,7 @@ fn credit<S: Store>(engine: &Engine<S>, date: &str, psn: &str, account: PersonAc
 }
 
 fn year_end<S: Store>(engine: &Engine<S>, year: i32) -> gongji_engine::jobs::JobSummary {
-    engine.run_year_end(year, &JobHooks::default()).unwrap()
+    engine.run_year_end(year, day(&format!("{year}-12-31")), &JobHooks::default()).unwrap()
 }
 
 fn b1_a_thousand_held_through_leap_2024_at_1_5_percent_gives_15_25<S: Store>(engine: Engine<S>) {
@@ -109,10 +109,10 @@ fn b2_t2_preset_moves_on_the_policy_date_and_skips_with_reasons<S: Store>(engine
     }
     engine.set_status(&counter("330200"), "Sus", PersonStatus::Suspended, "test").unwrap();
     engine.leave(&me("Gone"), "Gone").unwrap();
-    let wrong_day = engine.run_presets(day("2025-05-31"), &JobHooks::default()).unwrap();
+    let wrong_day = engine.run_presets(day("2025-05-31"), day("2025-05-31"), &JobHooks::default()).unwrap();
     assert_eq!(wrong_day.accounts, 0);
     assert!(wrong_day.skipped.iter().any(|(area, why)| area == "330200" && why.contains("06-01")));
-    let summary = engine.run_presets(day("2025-06-01"), &JobHooks::default()).unwrap();
+    let summary = engine.run_presets(day("2025-06-01"), day("2025-06-01"), &JobHooks::default()).unwrap();
     assert_eq!((summary.accounts, summary.amount), (1, yuan("100")));
     let reasons: Vec<(&str, &str)> = summary.skipped.iter().map(|(who, why)| (who.as_str(), why.as_str())).collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
@@ -120,7 +120,7 @@ fn b2_t2_preset_moves_on_the_policy_date_and_skips_with_reasons<S: Store>(engine
     assert!(reasons.iter().any(|(who, why)| *who == "Sus" && why.contains("suspended")));
     assert!(reasons.iter().any(|(who, why)| *who == "Gone" && why.contains("network")));
     assert_eq!((his(&engine, "P"), mutual(&engine, "P")), (yuan("900"), yuan("100")));
-    let again = engine.run_presets(day("2025-06-01"), &JobHooks::default()).unwrap();
+    let again = engine.run_presets(day("2025-06-01"), day("2025-06-01"), &JobHooks::default()).unwrap();
     assert_eq!((again.accounts, again.already_done), (0, 4), "B2 is idempotent for its date");
     assert_eq!(mutual(&engine, "P"), yuan("100"));
 }
@@ -153,7 +153,67 @@ fn b4_liquidation_pays_out_with_interest_and_dissolves_the_network<S: Store>(eng
     assert_clean(&engine);
 }
 
+/// B1 (issue 12): `job run year-end --year 2024` on 2024-06-30 credited a whole year of
+/// interest at the June balance and made the real year-end do nothing. Now it is refused, moves
+/// nothing, and the year-end of 31 December pays the full year.
+fn b1_a_year_end_before_the_year_is_over_is_refused<S: Store>(engine: Engine<S>) {
+    register(&engine, employee("P", "0"));
+    credit(&engine, "2024-01-01", "P", PersonAccount::His, "1000");
+    let early = engine.run_year_end(2024, day("2024-06-30"), &JobHooks::default()).unwrap_err();
+    assert_eq!(code(early), "job.not_due");
+    assert_eq!(his(&engine, "P"), yuan("1000"), "nothing moved");
+    let on_time = engine.run_year_end(2024, day("2024-12-31"), &JobHooks::default()).unwrap();
+    assert_eq!(on_time.amount, yuan("15.25"), "the whole of 2024 at 1.5%");
+    assert_clean(&engine);
+}
+
+/// B1: `--year 2030` posted 2030 interest for every person; `--year 2027` lumped 2025-2027 into
+/// one run. A year that is not over, or one whose year before is not done, is refused, and the
+/// refusal names the year that may run now.
+fn b1_year_ends_run_one_year_at_a_time_in_order<S: Store>(engine: Engine<S>) {
+    register(&engine, employee("P", "0"));
+    credit(&engine, "2024-01-01", "P", PersonAccount::His, "1000");
+    let today = day("2026-01-10");
+    let future = engine.run_year_end(2030, today, &JobHooks::default()).unwrap_err();
+    assert!(future.code() == Some(gongji_core::ErrorCode::JobNotDue));
+    assert!(future.to_string().contains("2024"), "names the year that may run now: {future}");
+    let skipping = engine.run_year_end(2025, today, &JobHooks::default()).unwrap_err();
+    assert!(skipping.code() == Some(gongji_core::ErrorCode::JobNotDue));
+    assert!(skipping.to_string().contains("the year-end of 2024 is not done"), "{skipping}");
+    assert_eq!(his(&engine, "P"), yuan("1000"), "nothing moved");
+    assert_eq!(engine.year_end_next(today).unwrap(), Some(2024));
+    assert_eq!(engine.run_year_end(2024, today, &JobHooks::default()).unwrap().amount, yuan("15.25"));
+    assert_eq!(engine.year_end_next(today).unwrap(), Some(2025));
+    // 1015.25 through 2025 (365 days) at 1.5%: 101,525 fen × 365 × 0.015 / 360 = 1543.9… → 15.44.
+    assert_eq!(engine.run_year_end(2025, today, &JobHooks::default()).unwrap().amount, yuan("15.44"));
+    assert_eq!(engine.year_end_next(today).unwrap(), None, "2026 is not over");
+    // A year already done may run again and changes nothing.
+    assert_eq!(engine.run_year_end(2024, today, &JobHooks::default()).unwrap().amount, Money::ZERO);
+    assert_clean(&engine);
+}
+
+/// B1: a store whose money starts in 2025 needs no 2024 year-end first.
+fn b1_no_earlier_money_no_earlier_year_end<S: Store>(engine: Engine<S>) {
+    register(&engine, employee("P", "0"));
+    credit(&engine, "2025-03-01", "P", PersonAccount::His, "720");
+    // 72,000 fen × 306 days (1 Mar - 31 Dec 2025) × 1.5% / 360 = 918 fen.
+    assert_eq!(engine.run_year_end(2025, day("2025-12-31"), &JobHooks::default()).unwrap().amount, yuan("9.18"));
+}
+
+/// B2, B3: presets and refund sync for a day after the business date are refused.
+fn b2_b3_jobs_for_a_future_day_are_refused<S: Store>(engine: Engine<S>) {
+    register(&engine, employee("P", "1000"));
+    let today = day("2025-05-31");
+    assert_eq!(code(engine.run_presets(day("2025-06-01"), today, &JobHooks::default()).unwrap_err()), "job.not_due");
+    assert_eq!(code(engine.run_refund_sync(day("2025-06-01"), today, &|_, _| {}).unwrap_err()), "job.not_due");
+    assert!(engine.run_refund_sync(today, today, &|_, _| {}).is_ok(), "the day itself is due");
+}
+
 on_every_backend!(
+    b1_a_year_end_before_the_year_is_over_is_refused,
+    b1_year_ends_run_one_year_at_a_time_in_order,
+    b1_no_earlier_money_no_earlier_year_end,
+    b2_b3_jobs_for_a_future_day_are_refused,
     b1_a_thousand_held_through_leap_2024_at_1_5_percent_gives_15_25,
     b1_balance_changing_during_a_common_year,
     b1_half_up_rounding_to_the_fen,

@@ -222,11 +222,11 @@ fn st8_refund_to_a_member_who_left_waits_for_the_nightly_job<S: Store>(engine: E
     assert!(repeat.replayed);
     assert_eq!(repeat.held, cancel.held, "a repeated cancel answers with what the first did");
     // The job of the same day does not pick it up yet; the next night's does, once.
-    assert_eq!(engine.run_refund_sync(day("2024-03-05"), &|_, _| {}).unwrap().accounts, 0);
-    let summary = engine.run_refund_sync(day("2024-03-06"), &|_, _| {}).unwrap();
+    assert_eq!(engine.run_refund_sync(day("2024-03-05"), day("2024-03-05"), &|_, _| {}).unwrap().accounts, 0);
+    let summary = engine.run_refund_sync(day("2024-03-06"), day("2024-03-06"), &|_, _| {}).unwrap();
     assert_eq!((summary.accounts, summary.amount), (1, yuan("200")));
     assert_eq!((his(&engine, "B"), mutual(&engine, "B")), (yuan("200"), yuan("300")));
-    assert_eq!(engine.run_refund_sync(day("2024-03-07"), &|_, _| {}).unwrap().accounts, 0, "B3 is idempotent");
+    assert_eq!(engine.run_refund_sync(day("2024-03-07"), day("2024-03-07"), &|_, _| {}).unwrap().accounts, 0, "B3 is idempotent");
     let holding = AccountRef::system(&AreaCode::parse("330200").unwrap(), SystemAccount::RefundHolding);
     assert_eq!(engine.balance(&holding).unwrap(), Money::ZERO);
     assert_clean(&engine);

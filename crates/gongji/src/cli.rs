@@ -565,6 +565,7 @@ impl<S: Store> Session<'_, S> {
 
     fn run_job(&self, name: &str, year: Option<i32>, for_date: Option<NaiveDate>, batch_len: usize) -> Result<ExitCode> {
         let date = for_date.or(self.cli.date);
+        let today = self.today;
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} done ({elapsed})").expect("valid template"));
         bar.set_message(name.to_string());
@@ -581,9 +582,9 @@ impl<S: Store> Session<'_, S> {
         let hooks = gongji_engine::jobs::JobHooks { progress: &progress, on_subject: &on_subject, batch_len: batch_len.max(1) };
         let need_date = || date.ok_or_else(|| anyhow::anyhow!("{name} needs --for-date (or the global --date)"));
         let summary = match name {
-            "year-end" | "year_end" => self.engine.run_year_end(year.ok_or_else(|| anyhow::anyhow!("year-end needs --year"))?, &hooks)?,
-            "preset" => self.engine.run_presets(need_date()?, &hooks)?,
-            "refund-sync" | "refund_sync" => self.engine.run_refund_sync(need_date()?, &progress)?,
+            "year-end" | "year_end" => self.engine.run_year_end(year.ok_or_else(|| anyhow::anyhow!("year-end needs --year"))?, today, &hooks)?,
+            "preset" => self.engine.run_presets(need_date()?, today, &hooks)?,
+            "refund-sync" | "refund_sync" => self.engine.run_refund_sync(need_date()?, today, &progress)?,
             other => bail!("unknown job {other:?}: year-end, preset or refund-sync"),
         };
         bar.finish_and_clear();
@@ -719,6 +720,9 @@ impl<S: Store> Session<'_, S> {
         }
         for (account, balance) in &report.negative {
             println!("  NEGATIVE {account}: {balance}");
+        }
+        for (account, balance, product) in &report.out_of_range {
+            println!("  OUT OF RANGE {account}: balance {balance}, daily-balance product {product} fen-days (ST10, B1)");
         }
         if report.is_clean() {
             println!("clean");

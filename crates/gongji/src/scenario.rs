@@ -354,11 +354,11 @@ impl<S: Store> Runner<S> {
                 let name = field(&step.name, "name")?;
                 match name.as_str() {
                     "refund_sync" => {
-                        let summary = engine.run_refund_sync(day, &|_, _| {})?;
+                        let summary = engine.run_refund_sync(day, day, &|_, _| {})?;
                         Ok(wire::job_json(&summary))
                     }
-                    "year_end" => Ok(wire::job_json(&engine.run_year_end(day.year(), &JobHooks::default())?)),
-                    "preset" => Ok(wire::job_json(&engine.run_presets(day, &JobHooks::default())?)),
+                    "year_end" => Ok(wire::job_json(&engine.run_year_end(day.year(), day, &JobHooks::default())?)),
+                    "preset" => Ok(wire::job_json(&engine.run_presets(day, day, &JobHooks::default())?)),
                     other => Err(input_error(format!("unknown job {other:?}: year_end, preset or refund_sync"))),
                 }
             }

@@ -40,6 +40,7 @@ pub fn settlement_json(outcome: &SettlementOutcome, name: &dyn Fn(&AccountRef) -
     json!({
         "institution": outcome.institution,
         "bill": outcome.bill_id,
+        "settlement_id": outcome.settlement_id,
         "policy": outcome.policy_id,
         "total": outcome.total().to_string(),
         "fund_pay": outcome.split.fund_pay.to_string(),
@@ -49,7 +50,6 @@ pub fn settlement_json(outcome: &SettlementOutcome, name: &dyn Fn(&AccountRef) -
         "payments": payments,
         "cash": outcome.cash.to_string(),
         "replayed": outcome.replayed,
-        "cancelled": outcome.cancelled,
         "steps": steps_json(&outcome.steps, name),
     })
 }
@@ -66,6 +66,7 @@ pub fn cancel_json(outcome: &CancelOutcome, name: &dyn Fn(&AccountRef) -> String
     json!({
         "institution": outcome.institution,
         "bill": outcome.bill_id,
+        "settlement_id": outcome.settlement_id,
         "returned": returned,
         "held": held,
         "fund_pay": outcome.fund.to_string(),

@@ -9,6 +9,7 @@ use axum::Json;
 use gongji_core::{AccountRef, AreaCode, ErrorCode, IdNumber, InsuranceType, Money, Person, PersonStatus};
 use gongji_engine::networks::Added;
 use gongji_engine::persons::Credit;
+use gongji_engine::settlement::SettlementOutcome;
 use gongji_engine::Engine;
 use gongji_store::{Store, StoredSettlement};
 
@@ -454,6 +455,7 @@ pub async fn audit<S: Store + 'static>(State(state): State<AppState<S>>, credent
                 mismatched: report.mismatched.len(),
                 unbalanced_entries: report.unbalanced_entries.len(),
                 negative: report.negative.len(),
+                out_of_range: report.out_of_range.len(),
                 clean: report.is_clean(),
             })
         })
@@ -473,28 +475,7 @@ pub(crate) fn find_settlement<S: Store>(engine: &Engine<S>, institution: &str, b
 }
 
 fn stored_settlement_view(stored: &StoredSettlement, naming: Naming<'_>) -> SettlementView {
-    let payments: Vec<_> = stored
-        .lines
-        .iter()
-        .map(|(account, role, amount)| gongji_engine::settlement::Payment { account: account.clone(), role: role.clone(), amount: *amount })
-        .collect();
-    SettlementView {
-        institution: stored.institution.clone(),
-        bill_id: stored.bill_id.clone(),
-        patient: stored.patient.clone(),
-        visit: stored.visit.as_str().into(),
-        policy: stored.policy_id.clone(),
-        total: stored.split.total().to_string(),
-        fund_pay: stored.split.fund_pay.to_string(),
-        self_borne: stored.split.self_borne.to_string(),
-        first_self_pay: stored.split.first_self_pay.to_string(),
-        self_funded: stored.split.self_funded.to_string(),
-        payments: naming.payments(&payments),
-        cash: stored.cash.to_string(),
-        replayed: true,
-        cancelled: stored.cancelled.is_some(),
-        steps: naming.steps(&stored.steps),
-    }
+    naming.settlement_as(&SettlementOutcome::from_stored(stored, true), stored.cancelled.is_some())
 }
 
 #[derive(Debug, Clone, Copy)]

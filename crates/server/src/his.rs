@@ -435,7 +435,7 @@ fn setlinfo(outcome: &SettlementOutcome, mdtrt_id: &str, insutype: &str, balc: M
     let mutual_aid: Money = outcome.payments.iter().filter(|p| is_family_mut(&p.account, &outcome.patient)).map(|p| p.amount).sum();
     let split = outcome.split;
     json!({
-        "setl_id": outcome.bill_id,
+        "setl_id": outcome.settlement_id,
         "mdtrt_id": mdtrt_id,
         "psn_no": outcome.patient,
         "insutype": insutype,
@@ -453,7 +453,7 @@ fn setlinfo(outcome: &SettlementOutcome, mdtrt_id: &str, insutype: &str, balc: M
         "psn_cash_pay": sign(outcome.cash).to_string(),
         "hosp_part_amt": Money::ZERO.to_string(),
         "balc": balc.to_string(),
-        "medins_setl_id": outcome.bill_id,
+        "medins_setl_id": outcome.settlement_id,
     })
 }
 
@@ -471,31 +471,24 @@ struct CancelData {
 }
 
 fn cancel<S: Store>(engine: &Engine<S>, caller: &Caller, today: NaiveDate, institution: &str, data: CancelData) -> Result<Value, ApiError> {
-    let stored = crate::api::find_settlement(engine, institution, data.setl_id.trim())?;
+    // Mapping: setl_id names one settlement of the bill (ST6: `<mdtrt_id>` for the first,
+    // `<mdtrt_id>#<n>` for a bill settled again after a cancel), so a 2208 for an earlier,
+    // cancelled settlement answers what its cancel did and never touches the one that stands.
+    let setl_id = data.setl_id.trim();
+    let (bill_id, attempt) = gongji_engine::settlement::parse_settlement_id(setl_id);
+    let stored = engine
+        .store()
+        .read(|tx| tx.settlement_attempt(institution, bill_id, attempt))?
+        .ok_or_else(|| ApiError::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settlement {setl_id:?} of {institution}")))?;
     let mdtrt_matches = stored.bill_id == data.mdtrt_id.trim() || stored.bill_id.starts_with(&format!("{}-", data.mdtrt_id.trim()));
     if stored.patient != data.psn_no.trim() || !mdtrt_matches {
         return Err(ApiError::input("psn_no and mdtrt_id do not match the settlement setl_id"));
     }
-    let cancelled = engine.cancel(&caller.context(today), institution, &stored.bill_id)?;
+    let cancelled = engine.cancel_settlement(&caller.context(today), institution, setl_id)?;
     let overview = engine.person_overview(&stored.patient)?;
     // The settlement as it was, to report the reversal with the platform's negative amounts.
-    let outcome = SettlementOutcome {
-        institution: stored.institution.clone(),
-        bill_id: stored.bill_id.clone(),
-        patient: stored.patient.clone(),
-        visit: stored.visit,
-        policy_id: stored.policy_id.clone(),
-        split: stored.split,
-        payments: stored
-            .lines
-            .iter()
-            .map(|(account, role, amount)| gongji_engine::settlement::Payment { account: account.clone(), role: role.clone(), amount: *amount })
-            .collect(),
-        cash: stored.cash,
-        steps: Vec::new(),
-        replayed: cancelled.replayed,
-        cancelled: true,
-    };
+    let mut outcome = SettlementOutcome::from_stored(&stored, cancelled.replayed);
+    outcome.steps.clear();
     let balc = overview.cur.plus(overview.his).plus(overview.mutual);
     // Mapping: the reversal is reported as the platform does, with negative amounts and the
     // same setl_id (gongji cancels by bill, so the cancel has no id of its own). Money held for

@@ -146,6 +146,8 @@ pub struct JobRun {
     kind: JobKind,
     year: Option<i32>,
     date: Option<NaiveDate>,
+    /// The business date the job was started on (B1–B3: nothing runs before its day).
+    today: NaiveDate,
     started_by: String,
     started_at: DateTime<Utc>,
     done: AtomicU64,
@@ -207,6 +209,7 @@ impl JobRegistry {
         kind: JobKind,
         year: Option<i32>,
         date: Option<NaiveDate>,
+        today: NaiveDate,
         started_by: String,
     ) -> ApiResult<Arc<JobRun>> {
         let mut runs = lock(&self.runs);
@@ -223,6 +226,7 @@ impl JobRegistry {
             kind,
             year,
             date,
+            today,
             started_by,
             started_at: Utc::now(),
             done: AtomicU64::new(0),
@@ -272,9 +276,9 @@ fn execute<S: Store>(engine: &Engine<S>, run: &JobRun) -> ApiResult<JobSummaryVi
     let progress = |done: u64, total: u64| run.progress(done, total);
     let hooks = JobHooks { progress: &progress, ..JobHooks::default() };
     let summary: JobSummary = match run.kind {
-        JobKind::YearEnd => engine.run_year_end(run.year.ok_or_else(|| ApiError::input("year_end needs a year"))?, &hooks)?,
-        JobKind::Preset => engine.run_presets(run.date.ok_or_else(|| ApiError::input("preset needs a date"))?, &hooks)?,
-        JobKind::RefundSync => engine.run_refund_sync(run.date.ok_or_else(|| ApiError::input("refund_sync needs a date"))?, &progress)?,
+        JobKind::YearEnd => engine.run_year_end(run.year.ok_or_else(|| ApiError::input("year_end needs a year"))?, run.today, &hooks)?,
+        JobKind::Preset => engine.run_presets(run.date.ok_or_else(|| ApiError::input("preset needs a date"))?, run.today, &hooks)?,
+        JobKind::RefundSync => engine.run_refund_sync(run.date.ok_or_else(|| ApiError::input("refund_sync needs a date"))?, run.today, &progress)?,
     };
     Ok(JobSummaryView {
         accounts: summary.accounts,
@@ -310,7 +314,7 @@ pub async fn start_job<S: Store + 'static>(
                 return Err(ApiError::input("year_end takes a year, not a date"));
             }
             let year = request.year.ok_or_else(|| ApiError::input("year_end needs a year"))?;
-            if NaiveDate::from_ymd_opt(year, 12, 31).is_none() || !(1900..=9998).contains(&year) {
+            if NaiveDate::from_ymd_opt(year, 12, 31).is_none() {
                 return Err(ApiError::input(format!("no such year {year}")));
             }
             (Some(year), None)
@@ -325,10 +329,12 @@ pub async fn start_job<S: Store + 'static>(
     let engine = state.engine.clone();
     let registry = state.jobs.clone();
     let view = state
-        .call(credentials, move |_, caller, _| {
+        .call(credentials, move |engine_ref, caller, today| {
             may_run_jobs(caller)?;
+            // B1–B3: a job that is not due is refused here, before a thread starts.
+            check_due(engine_ref, kind, year, date, today)?;
             let started_by = format!("{} {}", caller.role().as_str(), caller.spec.name);
-            Ok(registry.start(engine, kind, year, date, started_by)?.view())
+            Ok(registry.start(engine, kind, year, date, today, started_by)?.view())
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
@@ -367,7 +373,18 @@ pub async fn get_job<S: Store + 'static>(State(state): State<AppState<S>>, crede
     Ok(Json(view))
 }
 
-/// The year a year-end run is usually for: the last full year before `today`.
-pub fn last_full_year(today: NaiveDate) -> i32 {
-    today.year() - 1
+/// B1–B3: whether the job may run on the business date `today` (`job.not_due` if not).
+pub fn check_due<S: Store>(engine: &Engine<S>, kind: JobKind, year: Option<i32>, date: Option<NaiveDate>, today: NaiveDate) -> ApiResult<()> {
+    match (kind, year, date) {
+        (JobKind::YearEnd, Some(year), _) => engine.year_end_due(year, today)?,
+        (_, _, Some(date)) => engine.job_date_due(kind.as_str(), date, today)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The year a year-end run is for on `today`: the one that may run now (B1: the first year not
+/// done), or else the last full year before `today`.
+pub fn year_end_year<S: Store>(engine: &Engine<S>, today: NaiveDate) -> ApiResult<i32> {
+    Ok(engine.year_end_next(today)?.unwrap_or(today.year() - 1))
 }

@@ -52,6 +52,10 @@ pub const STATUS_OF_CODE: &[(ErrorCode, u16)] = &[
     (ErrorCode::QuotaNotFound, 404),
     (ErrorCode::QuotaLimit, 422),
     (ErrorCode::PremiumAlreadyPaid, 409),
+    // Bounds (ST10) and jobs before their time (B1-B3)
+    (ErrorCode::SettlementAmountLimit, 422),
+    (ErrorCode::SettlementDateOutOfRange, 422),
+    (ErrorCode::JobNotDue, 409),
 ];
 
 /// Codes the HTTP layer adds to SPEC §14; they never come from a business rule.

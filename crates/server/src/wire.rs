@@ -254,6 +254,9 @@ pub struct StepView {
 pub struct SettlementView {
     pub institution: String,
     pub bill_id: String,
+    /// ST6: this settlement's id: the bill id for a bill's first settlement, `<bill id>#<n>`
+    /// for the n-th (a bill whose settlement was cancelled settles again as a new one).
+    pub settlement_id: String,
     pub patient: String,
     pub visit: String,
     pub policy: String,
@@ -268,6 +271,7 @@ pub struct SettlementView {
     pub cash: String,
     /// True when this answers a repeat of a bill already settled (ST6).
     pub replayed: bool,
+    /// Whether this settlement was cancelled since (ST8); an answer to a settle never is.
     pub cancelled: bool,
     pub steps: Vec<StepView>,
 }
@@ -276,6 +280,8 @@ pub struct SettlementView {
 pub struct CancelView {
     pub institution: String,
     pub bill_id: String,
+    /// The settlement that was cancelled (ST6, ST8).
+    pub settlement_id: String,
     /// Returned straight to the accounts that paid.
     pub returned: BTreeMap<String, String>,
     /// Held for a former network member, moved to their HIS by the nightly job (ST8, B3).
@@ -369,6 +375,8 @@ pub struct AuditView {
     pub mismatched: usize,
     pub unbalanced_entries: usize,
     pub negative: usize,
+    /// ST10, B1: accounts whose balance or daily-balance product is outside its admitted range.
+    pub out_of_range: usize,
     pub clean: bool,
 }
 
@@ -469,10 +477,17 @@ impl Naming<'_> {
             .collect()
     }
 
+    /// A settlement answered as paid: one that stands, never cancelled (ST6).
     pub fn settlement(&self, outcome: &SettlementOutcome) -> SettlementView {
+        self.settlement_as(outcome, false)
+    }
+
+    /// A settlement with whether it was cancelled since (the stored bill, Q2).
+    pub fn settlement_as(&self, outcome: &SettlementOutcome, cancelled: bool) -> SettlementView {
         SettlementView {
             institution: outcome.institution.clone(),
             bill_id: outcome.bill_id.clone(),
+            settlement_id: outcome.settlement_id.clone(),
             patient: outcome.patient.clone(),
             visit: outcome.visit.as_str().to_string(),
             policy: outcome.policy_id.clone(),
@@ -484,7 +499,7 @@ impl Naming<'_> {
             payments: self.payments(&outcome.payments),
             cash: outcome.cash.to_string(),
             replayed: outcome.replayed,
-            cancelled: outcome.cancelled,
+            cancelled,
             steps: self.steps(&outcome.steps),
         }
     }
@@ -503,6 +518,7 @@ impl Naming<'_> {
         CancelView {
             institution: outcome.institution.clone(),
             bill_id: outcome.bill_id.clone(),
+            settlement_id: outcome.settlement_id.clone(),
             returned,
             held,
             fund_pay: outcome.fund.to_string(),

@@ -138,7 +138,7 @@ fn st3_seed003_order_one_per_visit_over_http() {
         "POST",
         "/api/v1/institutions/H0001/bills",
         &admin,
-        Some(json!({"bill_id": "v-2", "patient": "Husband", "visit": "outpatient", "date": "2024-05-20", "split": {"fund_pay": "80", "self_borne": "20"}})),
+        Some(json!({"bill_id": "v-2", "patient": "Husband", "visit": "outpatient", "split": {"fund_pay": "80", "self_borne": "20"}})),
     );
     assert_eq!(payments(&second), map(&[("Wife.mut", "20.00")]));
     assert_eq!(second["cash"], "0.00");
@@ -174,7 +174,7 @@ fn st8_q3_seed003_refund_after_exit_over_http() {
     assert_eq!(cancelled["held"], json!({"family": "200.00"}));
     assert_eq!(cancelled["fund_pay"], "300.00");
     assert_eq!(app.balances("B"), bal("0.00", "0.00", "300.00"));
-    app.engine.run_refund_sync(common::day("2024-03-05"), &|_, _| {}).unwrap();
+    app.engine.run_refund_sync(common::day("2024-03-05"), common::day("2024-03-05"), &|_, _| {}).unwrap();
     assert_eq!(app.balances("B"), bal("0.00", "200.00", "300.00"));
 
     let operator = app.operator("330200");

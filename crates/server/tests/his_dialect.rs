@@ -149,3 +149,55 @@ fn s16_his_refusals_stay_in_the_envelope() {
     assert_eq!(response.json()["gongji_code"], "input.invalid");
     assert_eq!(app.audit_entries(), entries);
 }
+
+/// ST6, ST8 (issue 12): a HIS sends 2207, 2208, 2207 for the same `mdtrt_id` with `chrg_bchno`
+/// "0". The third call answered success with the old payments (`acct_pay` 1000.00,
+/// `acct_mulaid_pay` 1000.00) and charged nobody. Now it is a new settlement with its own
+/// `setl_id` that charges A1's MUT anew; a 2208 of the old `setl_id` leaves it standing, one of
+/// the new `setl_id` cancels it.
+#[test]
+fn st6_his_settle_cancel_settle_charges_anew_with_a_new_setl_id() {
+    let mut app = TestApp::start("2024-03-01");
+    assert!(demo::load_if_empty(&app.engine).unwrap());
+    let hospital = app.institution(demo::DEMO_INSTITUTION);
+    let visit = json!({"psn_no": "C1", "mdtrt_id": "MD9", "chrg_bchno": "0", "medfee_sumamt": 1500.00, "acct_used_flag": "1"});
+    let first = ok(&app.call("POST", PATH, &hospital, Some(envelope("2207", "H0001", visit.clone()))));
+    assert_eq!(first["setlinfo"]["setl_id"], "MD9");
+    assert_eq!(app.balances("A1").2, "0.00");
+    let cancel = |setl_id: &str| json!({"setl_id": setl_id, "mdtrt_id": "MD9", "psn_no": "C1"});
+    ok(&app.call("POST", PATH, &hospital, Some(envelope("2208", "H0001", cancel("MD9")))));
+    assert_eq!(app.balances("A1").2, "1000.00");
+
+    let again = ok(&app.call("POST", PATH, &hospital, Some(envelope("2207", "H0001", visit.clone()))));
+    assert_eq!(again["setlinfo"]["setl_id"], "MD9#2", "a new settlement id");
+    assert_eq!(again["setlinfo"]["acct_mulaid_pay"], "1000.00");
+    assert_eq!(app.balances("A1").2, "0.00", "the answered mutual-aid payment is posted: A1's MUT is charged anew");
+    let retry = ok(&app.call("POST", PATH, &hospital, Some(envelope("2207", "H0001", visit.clone()))));
+    assert_eq!(retry["setlinfo"]["setl_id"], "MD9#2", "a retry replays the new settlement");
+    assert_eq!(app.balances("A1").2, "0.00");
+
+    let old = ok(&app.call("POST", PATH, &hospital, Some(envelope("2208", "H0001", cancel("MD9")))));
+    assert_eq!(old["setlinfo"]["setl_id"], "MD9");
+    assert_eq!(app.balances("A1").2, "0.00", "a 2208 of the old settlement does not touch the new one");
+    let new = ok(&app.call("POST", PATH, &hospital, Some(envelope("2208", "H0001", cancel("MD9#2")))));
+    assert_eq!(new["setlinfo"]["acct_mulaid_pay"], "-1000.00");
+    assert_eq!(app.balances("A1").2, "1000.00");
+    app.audit_entries();
+}
+
+/// ST10 (issue 12): an absurd bill through the hospital dialect is refused in the envelope with
+/// `settlement.amount_limit`, and nothing is written.
+#[test]
+fn st10_his_absurd_bill_is_refused() {
+    let mut app = TestApp::start("2024-03-01");
+    assert!(demo::load_if_empty(&app.engine).unwrap());
+    let hospital = app.institution(demo::DEMO_INSTITUTION);
+    let entries = app.audit_entries();
+    let visit = json!({"psn_no": "B1", "mdtrt_id": "MDX", "medfee_sumamt": 9999999999999.99, "acct_used_flag": "1"});
+    let response = app.call("POST", PATH, &hospital, Some(envelope("2207", "H0001", visit)));
+    assert_eq!(response.status, 200);
+    let answer = response.json();
+    assert_eq!(answer["infcode"], json!(-1), "{answer}");
+    assert_eq!(answer["gongji_code"], "settlement.amount_limit", "{answer}");
+    assert_eq!(app.audit_entries(), entries, "nothing written");
+}

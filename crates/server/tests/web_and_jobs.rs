@@ -92,7 +92,7 @@ fn b2_jobs_run_in_the_background_with_progress_and_are_idempotent() {
     let other = ok(&mut app, "POST", "/api/v1/jobs", &operator, Some(json!({"job": "preset"})));
     let other = finished(&mut app, &operator, other["id"].as_u64().unwrap());
     assert_eq!(other["date"], "2024-06-01", "the business date when none is given");
-    let refund = ok(&mut app, "POST", "/api/v1/jobs", &operator, Some(json!({"job": "refund-sync", "date": "2024-06-02"})));
+    let refund = ok(&mut app, "POST", "/api/v1/jobs", &operator, Some(json!({"job": "refund-sync", "date": "2024-06-01"})));
     let refund = finished(&mut app, &operator, refund["id"].as_u64().unwrap());
     assert_eq!(refund["state"], "done");
     assert_eq!(refund["summary"]["accounts"], 0);
@@ -121,6 +121,37 @@ fn b1_year_end_runs_over_http() {
     assert_eq!(app.balances("A"), ("0.00".into(), "2000.00".into(), "0.00".into()));
     assert_eq!(view["summary"]["amount"], "0.00");
     assert!(view["done"].as_u64().unwrap() >= 2, "both persons are done: {view}");
+}
+
+/// B1 (issue 12): the API accepted any year from 1900 to 9998 and the job ran. A year not
+/// over, or one whose year before is not done, is refused with 409 `job.not_due` before any
+/// job starts, as are presets and refund syncs for a day after the business date; the counter
+/// page refuses on its first step (no confirmation offered) and offers the year that may run.
+#[test]
+fn b1_jobs_not_due_are_refused_over_http_and_on_the_counter_page() {
+    let mut app = TestApp::start("2024-06-30");
+    family(&mut app);
+    let operator = app.operator("330200");
+    for body in [
+        json!({"job": "year_end", "year": 2024}),
+        json!({"job": "year_end", "year": 2030}),
+        json!({"job": "year_end", "year": 9998}),
+        json!({"job": "preset", "date": "2024-07-01"}),
+        json!({"job": "refund_sync", "date": "2099-01-01"}),
+    ] {
+        let response = app.call("POST", "/api/v1/jobs", &operator, Some(body.clone()));
+        TestApp::expect_problem(&response, 409, "job.not_due");
+    }
+    let list = ok(&mut app, "GET", "/api/v1/jobs", &operator, None);
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "no job was started");
+    assert_eq!(app.balances("A"), ("0.00".into(), "2000.00".into(), "0.00".into()), "nothing moved");
+
+    let jobs_page = page(&mut app, "/web/counter/jobs", &operator);
+    assert_eq!(jobs_page.status, 200);
+    assert!(jobs_page.text().contains("value=\"2023\""), "offers the last full year while 2024 is not over");
+    let refused = form(&mut app, "/web/counter/jobs", Some(&operator), "job=year_end&year=2030", &[]);
+    assert_eq!(refused.status, 409);
+    assert!(refused.text().contains("job.not_due") && !refused.text().contains("确认运行"), "refused before any confirmation");
 }
 
 // ---- pages ----

@@ -32,6 +32,10 @@ pub enum StoreError {
     /// The posting would make an account that must stay non-negative go below zero.
     #[error("balance of {0} would go negative")]
     NegativeBalance(String),
+    /// The posting would take a balance outside the range its account admits (ST10):
+    /// above [`gongji_core::account::PERSON_BALANCE_MAX`] for a person's account.
+    #[error("balance of {0} would leave its admitted range")]
+    BalanceOutOfRange(String),
     /// The backend gave up waiting for a lock; the operation may be retried.
     #[error("store busy")]
     Busy,
@@ -101,6 +105,8 @@ pub trait Tx {
         Ok(states)
     }
     fn audit(&mut self) -> StoreResult<AuditReport>;
+    /// The business date of the earliest journal entry, if any (B1: which year-end comes first).
+    fn first_entry_date(&mut self) -> StoreResult<Option<NaiveDate>>;
 
     // Networks (§5)
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64>;
@@ -124,7 +130,12 @@ pub trait Tx {
     fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>>;
 
     // Settlements (§9)
+    /// The latest settlement of the bill (the one that is not cancelled, if any: ST6).
     fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>>;
+    /// The `attempt`-th settlement of the bill (ST6).
+    fn settlement_attempt(&mut self, institution: &str, bill_id: &str, attempt: u32) -> StoreResult<Option<StoredSettlement>>;
+    /// Stores a settlement; `AlreadyExists` when the bill already has this attempt or a
+    /// settlement that is not cancelled.
     fn insert_settlement(&mut self, settlement: &StoredSettlement) -> StoreResult<i64>;
     fn mark_cancelled(&mut self, settlement_id: i64, cancel_entry_id: i64, cancel_date: NaiveDate) -> StoreResult<()>;
     fn year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType) -> StoreResult<YearTotals>;

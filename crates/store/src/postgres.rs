@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/postgres/0002_tokens.sql")),
     (3, include_str!("../migrations/postgres/0003_jobs.sql")),
     (4, include_str!("../migrations/postgres/0004_family_models.sql")),
+    (5, include_str!("../migrations/postgres/0005_resettlement.sql")),
 ];
 
 /// Connections one `PgStore` keeps open at most; more threads wait for a free one.
@@ -464,6 +465,61 @@ impl PgTx<'_> {
         Ok(())
     }
 
+    /// A settlement header row with its lines and steps. Columns are read by name; a value of
+    /// the wrong type is `Corrupt`, never a panic.
+    fn settlement_of(&mut self, row: Option<Row>) -> StoreResult<Option<StoredSettlement>> {
+        let Some(h) = row else { return Ok(None) };
+        let id: i64 = column(&h, "id")?;
+        let fen = |name: &str| column::<i64>(&h, name).map(Money::from_fen);
+        let visit: String = column(&h, "visit")?;
+        let attempt: i32 = column(&h, "attempt")?;
+        let cancelled = match (column::<Option<i64>>(&h, "cancel_entry_id")?, column::<Option<NaiveDate>>(&h, "cancel_date")?) {
+            (Some(entry), Some(day)) => Some((entry, day)),
+            (None, None) => None,
+            _ => return Err(StoreError::Corrupt(format!("settlement {id} has half a cancel"))),
+        };
+        let mut settlement = StoredSettlement {
+            id,
+            institution: column(&h, "institution")?,
+            bill_id: column(&h, "bill_id")?,
+            attempt: u32::try_from(attempt).map_err(|_| corrupt("attempt", &attempt.to_string()))?,
+            patient: column(&h, "patient")?,
+            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
+            bill_date: column(&h, "bill_date")?,
+            fingerprint: column(&h, "fingerprint")?,
+            policy_id: column(&h, "policy_id")?,
+            policy_effective_from: column(&h, "policy_effective_from")?,
+            network_id: column(&h, "network_id")?,
+            split: BillSplit {
+                fund_pay: fen("fund_pay_fen")?,
+                self_borne: fen("self_borne_fen")?,
+                first_self_pay: fen("first_self_pay_fen")?,
+                self_funded: fen("self_funded_fen")?,
+            },
+            deductible_applied: fen("deductible_applied_fen")?,
+            cash: fen("cash_fen")?,
+            entry_id: column(&h, "entry_id")?,
+            lines: Vec::new(),
+            steps: Vec::new(),
+            cancelled,
+        };
+        for r in self.rows("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = $1 ORDER BY seq", &[&id])? {
+            let key: String = column(&r, "account_key")?;
+            settlement.lines.push((parse_account(&key)?, column(&r, "role")?, Money::from_fen(column(&r, "amount_fen")?)));
+        }
+        for r in self.rows("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = $1 ORDER BY seq", &[&id])? {
+            settlement.steps.push(StoredStep {
+                account: column(&r, "account_key")?,
+                role: column(&r, "role")?,
+                amount: Money::from_fen(column(&r, "amount_fen")?),
+                code: column(&r, "code")?,
+                rule: column(&r, "rule")?,
+                message: column(&r, "message")?,
+            });
+        }
+        Ok(Some(settlement))
+    }
+
     fn load_network(&mut self, network_id: i64) -> StoreResult<Option<Network>> {
         let rows = self.rows(
             "SELECT n.area, n.promoter, m.psn_no, m.relation, m.state FROM networks n
@@ -486,6 +542,11 @@ fn network_from_rows(network_id: i64, rows: &[Row]) -> StoreResult<Option<Networ
         members.push(Member { psn_no, relation: row.get(3), state });
     }
     Ok(Some(Network { id: network_id, area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?, promoter: first.get(1), members }))
+}
+
+/// The column `name` of `row`: a missing column or a value of another type is `Corrupt`.
+fn column<'a, T: pg::types::FromSql<'a>>(row: &'a Row, name: &str) -> StoreResult<T> {
+    row.try_get(name).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -574,6 +635,10 @@ struct Moves {
     may_go_negative: Vec<bool>,
     deltas: Vec<i64>,
     shards: Vec<i16>,
+    earns_interest: Vec<bool>,
+    /// The admitted maximum of a person's account (ST10); `None` for system accounts, whose
+    /// balance is the sum of several rows and is watched by `audit`.
+    balance_max: Vec<Option<i64>>,
 }
 
 fn moves_of(entry: &JournalEntry, shard: i16) -> StoreResult<Moves> {
@@ -586,7 +651,16 @@ fn moves_of(entry: &JournalEntry, shard: i16) -> StoreResult<Moves> {
         }
     }
     by_key.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut moves = Moves { keys: Vec::new(), owners: Vec::new(), kinds: Vec::new(), may_go_negative: Vec::new(), deltas: Vec::new(), shards: Vec::new() };
+    let mut moves = Moves {
+        keys: Vec::new(),
+        owners: Vec::new(),
+        kinds: Vec::new(),
+        may_go_negative: Vec::new(),
+        deltas: Vec::new(),
+        shards: Vec::new(),
+        earns_interest: Vec::new(),
+        balance_max: Vec::new(),
+    };
     for (key, account, delta) in by_key {
         let (owner, kind) = match account {
             AccountRef::Person { psn_no, kind } => (Some(psn_no.clone()), kind.as_str().to_string()),
@@ -599,6 +673,8 @@ fn moves_of(entry: &JournalEntry, shard: i16) -> StoreResult<Moves> {
         moves.may_go_negative.push(may_go_negative);
         moves.deltas.push(delta);
         moves.shards.push(if may_go_negative { shard } else { 0 });
+        moves.earns_interest.push(account.earns_interest());
+        moves.balance_max.push(matches!(account, AccountRef::Person { .. }).then(|| account.admitted_balance().1.fen()));
     }
     Ok(moves)
 }
@@ -609,8 +685,8 @@ fn moves_of(entry: &JournalEntry, shard: i16) -> StoreResult<Moves> {
 /// back-dated posting accrues nothing), and inserts the postings in their order.
 const POST_MOVES_SQL: &str = "
 WITH input AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::bigint[], $7::smallint[])
-        AS t(account_key, owner, kind, may_go_negative, delta_fen, shard)
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::bigint[], $7::smallint[], $11::bool[], $12::bigint[])
+        AS t(account_key, owner, kind, may_go_negative, delta_fen, shard, earns_interest, balance_max)
 ),
 created AS (
     INSERT INTO accounts (account_key, owner, kind, may_go_negative)
@@ -619,7 +695,7 @@ created AS (
     RETURNING id, account_key
 ),
 ids AS (
-    SELECT i.account_key, COALESCE(c.id, a.id) AS account_id, i.may_go_negative, i.delta_fen, i.shard
+    SELECT i.account_key, COALESCE(c.id, a.id) AS account_id, i.may_go_negative, i.delta_fen, i.shard, i.earns_interest, i.balance_max
     FROM input i
     LEFT JOIN created c ON c.account_key = i.account_key
     LEFT JOIN accounts a ON a.account_key = i.account_key
@@ -627,19 +703,20 @@ ids AS (
 moved AS (
     UPDATE account_balances b SET
         balance_fen = b.balance_fen + ids.delta_fen,
+        -- B1: only accounts that earn interest keep a product; the others would overflow it
         product_fen_days = b.product_fen_days
-            + CASE WHEN $8::date > b.product_as_of THEN b.balance_fen * ($8::date - b.product_as_of) ELSE 0 END,
-        product_as_of = GREATEST(b.product_as_of, $8::date)
+            + CASE WHEN ids.earns_interest AND $8::date > b.product_as_of THEN b.balance_fen * ($8::date - b.product_as_of) ELSE 0 END,
+        product_as_of = CASE WHEN ids.earns_interest THEN GREATEST(b.product_as_of, $8::date) ELSE b.product_as_of END
     FROM ids
     WHERE b.account_id = ids.account_id AND b.shard = ids.shard
-    RETURNING b.account_id
+    RETURNING b.account_id, b.balance_fen > COALESCE(ids.balance_max, b.balance_fen) AS over_max
 ),
 opened AS (
     -- first movement of the account (or of this shard of it): the row starts with the entry
     INSERT INTO account_balances (account_id, shard, may_go_negative, balance_fen, product_fen_days, product_as_of)
     SELECT account_id, shard, may_go_negative, delta_fen, 0, $8::date FROM ids
     WHERE NOT EXISTS (SELECT 1 FROM account_balances x WHERE x.account_id = ids.account_id AND x.shard = ids.shard)
-    RETURNING account_id
+    RETURNING account_id, balance_fen
 ),
 posted AS (
     INSERT INTO postings (entry_id, account_id, amount_fen)
@@ -649,14 +726,17 @@ posted AS (
     ORDER BY p.ord
     RETURNING id
 )
-SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM opened), (SELECT count(*) FROM posted)";
+SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM opened), (SELECT count(*) FROM posted),
+    -- ST10: balances this entry took above their account's admitted maximum
+    (SELECT count(*) FROM moved WHERE over_max)
+        + (SELECT count(*) FROM opened o JOIN ids ON ids.account_id = o.account_id WHERE o.balance_fen > ids.balance_max)";
 
 const SETTLEMENT_INSERT_SQL: &str = "
 WITH header AS (
     INSERT INTO settlements (institution, bill_id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
-        fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen, entry_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-    ON CONFLICT (institution, bill_id) DO NOTHING
+        fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen, entry_id, attempt)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26)
+    ON CONFLICT DO NOTHING
     RETURNING id
 ),
 lines AS (
@@ -840,6 +920,8 @@ impl Tx for PgTx<'_> {
                 &provenance.business_date,
                 &posting_keys,
                 &posting_amounts,
+                &moves.earns_interest,
+                &moves.balance_max,
             ],
         );
         let counts = match counts {
@@ -857,7 +939,18 @@ impl Tx for PgTx<'_> {
             }
             other => other?,
         };
-        let (moved, posted): (i64, i64) = (counts.get(0), counts.get(1));
+        let (moved, posted, over_max): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
+        if over_max > 0 {
+            let credited: Vec<&str> = moves
+                .keys
+                .iter()
+                .zip(&moves.deltas)
+                .zip(&moves.balance_max)
+                .filter(|((_, d), m)| **d > 0 && m.is_some())
+                .map(|((k, _), _)| k.as_str())
+                .collect();
+            return Err(StoreError::BalanceOutOfRange(credited.join(",")));
+        }
         if moved as usize != moves.keys.len() || posted as usize != entry.postings.len() {
             return Err(StoreError::Backend(format!("entry {entry_id}: {moved} balances moved, {posted} postings written")));
         }
@@ -983,9 +1076,29 @@ impl Tx for PgTx<'_> {
             .iter()
             .map(|r| (r.get(0), Money::from_fen(r.get(1))))
             .collect();
+        let (person_max, system_max) = (gongji_core::account::PERSON_BALANCE_MAX.fen(), gongji_core::account::SYSTEM_BALANCE_MAX.fen());
+        report.out_of_range = self
+            .rows(
+                "SELECT a.account_key, SUM(b.balance_fen)::bigint, SUM(b.product_fen_days)::bigint FROM accounts a JOIN account_balances b ON b.account_id = a.id
+                 GROUP BY a.account_key, a.owner, a.kind
+                 HAVING (a.owner IS NOT NULL AND SUM(b.balance_fen) > $1::bigint)
+                     OR (a.owner IS NULL AND ABS(SUM(b.balance_fen)) > $2::bigint)
+                     OR MIN(b.product_fen_days) < 0
+                     OR (MAX(ABS(b.product_fen_days)) <> 0 AND (a.owner IS NULL OR a.kind NOT IN ('cur', 'his', 'mut')))
+                 ORDER BY a.account_key",
+                &[&person_max, &system_max],
+            )?
+            .iter()
+            .map(|r| Ok((column(r, "account_key")?, Money::from_fen(r.try_get(1).map_err(|e| StoreError::Corrupt(format!("balance: {e}")))?), r.try_get(2).map_err(|e| StoreError::Corrupt(format!("product: {e}")))?)))
+            .collect::<StoreResult<_>>()?;
         let total = self.one("SELECT COALESCE(SUM(amount_fen), 0)::bigint FROM postings", &[])?;
         report.ledger_total = Money::from_fen(total.get(0));
         Ok(report)
+    }
+
+    fn first_entry_date(&mut self) -> StoreResult<Option<NaiveDate>> {
+        let row = self.one("SELECT MIN(business_date) FROM journal_entries", &[])?;
+        column(&row, "min")
     }
 
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
@@ -1165,52 +1278,26 @@ impl Tx for PgTx<'_> {
     }
 
     fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>> {
-        let Some(h) = self.opt(
-            "SELECT id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
+        let row = self.opt(
+            "SELECT id, institution, bill_id, attempt, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
                     fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
                     entry_id, cancel_entry_id, cancel_date
-             FROM settlements WHERE institution = $1 AND bill_id = $2",
+             FROM settlements WHERE institution = $1 AND bill_id = $2 ORDER BY attempt DESC LIMIT 1",
             &[&institution, &bill_id],
-        )?
-        else {
-            return Ok(None);
-        };
-        let id: i64 = h.get(0);
-        let lines = self
-            .rows("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = $1 ORDER BY seq", &[&id])?
-            .iter()
-            .map(|r| Ok((parse_account(r.get(0))?, r.get(1), Money::from_fen(r.get(2)))))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let steps = self
-            .rows("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = $1 ORDER BY seq", &[&id])?
-            .iter()
-            .map(|r| StoredStep { account: r.get(0), role: r.get(1), amount: Money::from_fen(r.get(2)), code: r.get(3), rule: r.get(4), message: r.get(5) })
-            .collect();
-        let visit: String = h.get(2);
-        let cancelled = match (h.get::<_, Option<i64>>(15), h.get::<_, Option<NaiveDate>>(16)) {
-            (Some(entry), Some(day)) => Some((entry, day)),
-            _ => None,
-        };
-        let fen = |index: usize| Money::from_fen(h.get(index));
-        Ok(Some(StoredSettlement {
-            id,
-            institution: institution.to_string(),
-            bill_id: bill_id.to_string(),
-            patient: h.get(1),
-            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
-            bill_date: h.get(3),
-            fingerprint: h.get(4),
-            policy_id: h.get(5),
-            policy_effective_from: h.get(6),
-            network_id: h.get(7),
-            split: BillSplit { fund_pay: fen(8), self_borne: fen(9), first_self_pay: fen(10), self_funded: fen(11) },
-            deductible_applied: fen(12),
-            cash: fen(13),
-            entry_id: h.get(14),
-            lines,
-            steps,
-            cancelled,
-        }))
+        )?;
+        self.settlement_of(row)
+    }
+
+    fn settlement_attempt(&mut self, institution: &str, bill_id: &str, attempt: u32) -> StoreResult<Option<StoredSettlement>> {
+        let attempt = i32::try_from(attempt).map_err(|_| StoreError::Backend(format!("attempt {attempt} out of range")))?;
+        let row = self.opt(
+            "SELECT id, institution, bill_id, attempt, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
+                    fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
+                    entry_id, cancel_entry_id, cancel_date
+             FROM settlements WHERE institution = $1 AND bill_id = $2 AND attempt = $3",
+            &[&institution, &bill_id, &attempt],
+        )?;
+        self.settlement_of(row)
     }
 
     fn insert_settlement(&mut self, s: &StoredSettlement) -> StoreResult<i64> {
@@ -1223,6 +1310,7 @@ impl Tx for PgTx<'_> {
         let step_codes: Vec<&str> = s.steps.iter().map(|step| step.code.as_str()).collect();
         let step_rules: Vec<&str> = s.steps.iter().map(|step| step.rule.as_str()).collect();
         let step_messages: Vec<&str> = s.steps.iter().map(|step| step.message.as_str()).collect();
+        let attempt = i32::try_from(s.attempt).map_err(|_| StoreError::Backend(format!("attempt {} out of range", s.attempt)))?;
         let inserted = self.opt(
             SETTLEMENT_INSERT_SQL,
             &[
@@ -1251,6 +1339,7 @@ impl Tx for PgTx<'_> {
                 &step_codes,
                 &step_rules,
                 &step_messages,
+                &attempt,
             ],
         )?;
         match inserted {

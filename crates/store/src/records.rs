@@ -53,12 +53,20 @@ pub struct AuditReport {
     pub mismatched: Vec<BalanceMismatch>,
     pub unbalanced_entries: Vec<i64>,
     pub negative: Vec<(String, Money)>,
+    /// ST10, B1: accounts whose balance is outside its admitted range
+    /// ([`gongji_core::AccountRef::admitted_balance`]), or whose daily-balance product is
+    /// negative or kept although the account earns no interest: (account, balance, product).
+    pub out_of_range: Vec<(String, Money, i64)>,
     pub ledger_total: Money,
 }
 
 impl AuditReport {
     pub fn is_clean(&self) -> bool {
-        self.mismatched.is_empty() && self.unbalanced_entries.is_empty() && self.negative.is_empty() && self.ledger_total.is_zero()
+        self.mismatched.is_empty()
+            && self.unbalanced_entries.is_empty()
+            && self.negative.is_empty()
+            && self.out_of_range.is_empty()
+            && self.ledger_total.is_zero()
     }
 }
 
@@ -110,6 +118,9 @@ pub struct StoredSettlement {
     pub id: i64,
     pub institution: String,
     pub bill_id: String,
+    /// ST6: this is the n-th settlement of the bill (1 for the first; a bill whose settlement
+    /// was cancelled settles again as the next attempt).
+    pub attempt: u32,
     pub patient: String,
     pub visit: VisitType,
     pub bill_date: NaiveDate,

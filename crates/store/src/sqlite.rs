@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_tokens.sql")),
     (3, include_str!("../migrations/sqlite/0003_jobs.sql")),
     (4, include_str!("../migrations/sqlite/0004_family_models.sql")),
+    (5, include_str!("../migrations/sqlite/0005_resettlement.sql")),
 ];
 
 /// SQLite page cache per connection, in KiB (negative `cache_size` means KiB).
@@ -63,9 +64,16 @@ impl SqliteStore {
     }
 
     fn prepare(mut conn: Connection, description: String) -> StoreResult<SqliteStore> {
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        // Migrations run with foreign keys off, as SQLite documents for rebuilding a table
+        // (0005), and are checked afterwards: a migration that broke a reference fails here.
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(backend)?;
         migrate(&mut conn)?;
+        let broken: Option<String> = conn.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional().map_err(backend)?;
+        if let Some(table) = broken {
+            return Err(StoreError::Corrupt(format!("a reference of table {table} points nowhere after the migrations")));
+        }
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
         Ok(SqliteStore { conn: Mutex::new(conn), description })
     }
 
@@ -209,6 +217,83 @@ impl SqliteTx<'_> {
         )
         .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The one settlement that `condition` (SQL after `WHERE`, over `params`) selects, with its
+    /// lines and steps. Columns are read by name.
+    fn settlement_where<P: rusqlite::Params>(&self, condition: &str, params: P) -> StoreResult<Option<StoredSettlement>> {
+        let sql = format!(
+            "SELECT id, institution, bill_id, attempt, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
+                    fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
+                    entry_id, cancel_entry_id, cancel_date
+             FROM settlements WHERE {condition}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let mut rows = stmt.query(params).map_err(backend)?;
+        let Some(r) = rows.next().map_err(backend)? else { return Ok(None) };
+        let text = |name: &str| r.get::<_, String>(name).map_err(backend);
+        let fen = |name: &str| r.get::<_, i64>(name).map(Money::from_fen).map_err(backend);
+        let id: i64 = r.get("id").map_err(backend)?;
+        let visit = text("visit")?;
+        let attempt: i64 = r.get("attempt").map_err(backend)?;
+        let cancelled = match (r.get::<_, Option<i64>>("cancel_entry_id").map_err(backend)?, r.get::<_, Option<String>>("cancel_date").map_err(backend)?) {
+            (Some(entry), Some(day)) => Some((entry, parse_date(&day)?)),
+            (None, None) => None,
+            _ => return Err(StoreError::Corrupt(format!("settlement {id} has half a cancel"))),
+        };
+        let mut settlement = StoredSettlement {
+            id,
+            institution: text("institution")?,
+            bill_id: text("bill_id")?,
+            attempt: u32::try_from(attempt).map_err(|_| corrupt("attempt", &attempt.to_string()))?,
+            patient: text("patient")?,
+            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
+            bill_date: parse_date(&text("bill_date")?)?,
+            fingerprint: text("fingerprint")?,
+            policy_id: text("policy_id")?,
+            policy_effective_from: parse_date(&text("policy_effective_from")?)?,
+            network_id: r.get("network_id").map_err(backend)?,
+            split: BillSplit {
+                fund_pay: fen("fund_pay_fen")?,
+                self_borne: fen("self_borne_fen")?,
+                first_self_pay: fen("first_self_pay_fen")?,
+                self_funded: fen("self_funded_fen")?,
+            },
+            deductible_applied: fen("deductible_applied_fen")?,
+            cash: fen("cash_fen")?,
+            entry_id: r.get("entry_id").map_err(backend)?,
+            lines: Vec::new(),
+            steps: Vec::new(),
+            cancelled,
+        };
+        drop(rows);
+        let mut stmt =
+            self.conn.prepare_cached("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq").map_err(backend)?;
+        let rows =
+            stmt.query_map([id], |r| Ok((r.get::<_, String>("account_key")?, r.get::<_, String>("role")?, r.get::<_, i64>("amount_fen")?))).map_err(backend)?;
+        for row in rows {
+            let (key, role, amount) = row.map_err(backend)?;
+            settlement.lines.push((parse_account(&key)?, role, Money::from_fen(amount)));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = ?1 ORDER BY seq")
+            .map_err(backend)?;
+        settlement.steps = stmt
+            .query_map([id], |r| {
+                Ok(StoredStep {
+                    account: r.get("account_key")?,
+                    role: r.get("role")?,
+                    amount: Money::from_fen(r.get("amount_fen")?),
+                    code: r.get("code")?,
+                    rule: r.get("rule")?,
+                    message: r.get("message")?,
+                })
+            })
+            .map_err(backend)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        Ok(Some(settlement))
     }
 
     fn load_network(&self, network_id: i64) -> StoreResult<Option<Network>> {
@@ -375,8 +460,14 @@ impl Tx for SqliteTx<'_> {
             if new_balance < 0 && !may_go_negative {
                 return Err(StoreError::NegativeBalance(posting.account.key()));
             }
-            let product =
-                BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }.accrue_to(Money::from_fen(balance), provenance.business_date);
+            let (low, high) = posting.account.admitted_balance();
+            if new_balance > high.fen() || (new_balance < low.fen() && may_go_negative) {
+                return Err(StoreError::BalanceOutOfRange(posting.account.key()));
+            }
+            // Only accounts that earn interest keep a product (B1); the others keep 0 and the
+            // date of their first posting.
+            let product = BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? };
+            let product = if posting.account.earns_interest() { product.accrue_to(Money::from_fen(balance), provenance.business_date) } else { product };
             let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
             self.exec(
                 "UPDATE accounts SET balance_fen = ?1, product_fen_days = ?2, product_as_of = ?3 WHERE id = ?4",
@@ -495,9 +586,32 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self.conn.prepare("SELECT account_key, balance_fen FROM accounts WHERE may_go_negative = 0 AND balance_fen < 0").map_err(backend)?;
         report.negative =
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?)))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT account_key, balance_fen, product_fen_days FROM accounts
+                 WHERE (owner IS NOT NULL AND balance_fen > {person_max})
+                    OR (owner IS NULL AND ABS(balance_fen) > {system_max})
+                    OR product_fen_days < 0
+                    OR (product_fen_days <> 0 AND (owner IS NULL OR kind NOT IN ('cur', 'his', 'mut')))
+                 ORDER BY account_key",
+                person_max = gongji_core::account::PERSON_BALANCE_MAX.fen(),
+                system_max = gongji_core::account::SYSTEM_BALANCE_MAX.fen(),
+            ))
+            .map_err(backend)?;
+        report.out_of_range = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?), r.get::<_, i64>(2)?)))
+            .map_err(backend)?
+            .collect::<Result<_, _>>()
+            .map_err(backend)?;
         let total: i64 = self.row("SELECT COALESCE(SUM(amount_fen), 0) FROM postings", [], |r| r.get(0)).map_err(backend)?;
         report.ledger_total = Money::from_fen(total);
         Ok(report)
+    }
+
+    fn first_entry_date(&mut self) -> StoreResult<Option<NaiveDate>> {
+        let first: Option<String> = self.row("SELECT MIN(business_date) FROM journal_entries", [], |r| r.get(0)).map_err(backend)?;
+        first.as_deref().map(parse_date).transpose()
     }
 
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
@@ -689,90 +803,18 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>> {
-        type Header = (i64, String, String, String, String, String, String, Option<i64>, [i64; 6], i64, Option<i64>, Option<String>);
-        let header: Option<Header> = self
-            .row(
-                "SELECT id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
-                        fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
-                        entry_id, cancel_entry_id, cancel_date
-                 FROM settlements WHERE institution = ?1 AND bill_id = ?2",
-                params![institution, bill_id],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?],
-                        r.get(14)?,
-                        r.get(15)?,
-                        r.get(16)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(backend)?;
-        let Some((id, patient, visit, bill_date, fingerprint, policy_id, policy_from, network_id, fen, entry_id, cancel_entry, cancel_date)) = header else {
-            return Ok(None);
-        };
-        let mut stmt =
-            self.conn.prepare_cached("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq").map_err(backend)?;
-        let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).map_err(backend)?;
-        let mut lines = Vec::new();
-        for row in rows {
-            let (key, role, amount) = row.map_err(backend)?;
-            lines.push((parse_account(&key)?, role, Money::from_fen(amount)));
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = ?1 ORDER BY seq")
-            .map_err(backend)?;
-        let steps = stmt
-            .query_map([id], |r| {
-                Ok(StoredStep { account: r.get(0)?, role: r.get(1)?, amount: Money::from_fen(r.get(2)?), code: r.get(3)?, rule: r.get(4)?, message: r.get(5)? })
-            })
-            .map_err(backend)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)?;
-        let cancelled = match (cancel_entry, cancel_date) {
-            (Some(entry), Some(day)) => Some((entry, parse_date(&day)?)),
-            _ => None,
-        };
-        Ok(Some(StoredSettlement {
-            id,
-            institution: institution.to_string(),
-            bill_id: bill_id.to_string(),
-            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
-            bill_date: parse_date(&bill_date)?,
-            patient,
-            fingerprint,
-            policy_id,
-            policy_effective_from: parse_date(&policy_from)?,
-            network_id,
-            split: BillSplit {
-                fund_pay: Money::from_fen(fen[0]),
-                self_borne: Money::from_fen(fen[1]),
-                first_self_pay: Money::from_fen(fen[2]),
-                self_funded: Money::from_fen(fen[3]),
-            },
-            deductible_applied: Money::from_fen(fen[4]),
-            cash: Money::from_fen(fen[5]),
-            entry_id,
-            lines,
-            steps,
-            cancelled,
-        }))
+        self.settlement_where("institution = ?1 AND bill_id = ?2 ORDER BY attempt DESC LIMIT 1", params![institution, bill_id])
+    }
+
+    fn settlement_attempt(&mut self, institution: &str, bill_id: &str, attempt: u32) -> StoreResult<Option<StoredSettlement>> {
+        self.settlement_where("institution = ?1 AND bill_id = ?2 AND attempt = ?3", params![institution, bill_id, attempt])
     }
 
     fn insert_settlement(&mut self, s: &StoredSettlement) -> StoreResult<i64> {
         self.exec(
             "INSERT INTO settlements (institution, bill_id, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
-                    fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen, entry_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen, entry_id, attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 s.institution,
                 s.bill_id,
@@ -789,7 +831,8 @@ impl Tx for SqliteTx<'_> {
                 s.split.self_funded.fen(),
                 s.deductible_applied.fen(),
                 s.cash.fen(),
-                s.entry_id
+                s.entry_id,
+                s.attempt
             ],
         )
         .map_err(backend)?;

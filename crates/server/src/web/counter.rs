@@ -8,7 +8,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::NaiveDate;
 use gongji_core::{ErrorCode, IdNumber};
 use gongji_store::Store;
 use maud::{html, Markup};
@@ -147,7 +146,9 @@ async fn jobs_page<S: Store + 'static>(State(state): State<AppState<S>>, session
 async fn jobs_response<S: Store + 'static>(state: &AppState<S>, session: &Session, viewer: &Viewer, form: &JobForm, refused: Option<&ApiError>) -> WebResult {
     let list = jobs::list_jobs(State(state.clone()), session.credentials()).await.map_err(|e| viewer.refused(e))?.0;
     let today = state.business_date();
-    let default_year = jobs::last_full_year(today).to_string();
+    // B1: the year offered is the one whose year-end may run now.
+    let default_year =
+        state.call(session.credentials(), |engine, _, today| jobs::year_end_year(engine, today)).await.map_err(|e| viewer.refused(e))?.to_string();
     let value = |kind: &str, field: &str, default: String| -> String {
         if form.job == kind {
             let typed = if field == "year" { &form.year } else { &form.date };
@@ -238,15 +239,20 @@ async fn start_job<S: Store + 'static>(State(state): State<AppState<S>>, session
     };
     let kind = kind.unwrap_or(JobKind::RefundSync);
     if form.confirmed.as_deref() != Some("yes") {
-        let today = state.business_date();
+        // B1–B3: a job that is not due is refused before anyone confirms it (the API refuses
+        // it again when started).
+        let due = state.call(session.credentials(), move |engine, _, today| jobs::check_due(engine, kind, year, date, today)).await;
+        if let Err(err) = due {
+            if err.status == StatusCode::UNAUTHORIZED {
+                return Err(WebError::SignIn);
+            }
+            return jobs_response(&state, &session, &viewer, &form, Some(&err)).await;
+        }
         let summary = html! {
             p { "运行 " strong { (job_zh(kind.as_str())) } "，期间 " strong { (year.map(|y| format!("{y} 年")).or(date.map(|d| d.to_string())).unwrap_or_default()) } "？" }
             @match kind {
                 JobKind::YearEnd => {
-                    p.hint { "对所有统筹区的每个人：共济账户余额划回历年账户，按积数法计息记入历年账户，当年账户结转历年账户（B1）。会动用账户资金。" }
-                    @if year.is_some_and(|y| NaiveDate::from_ymd_opt(y, 12, 31).is_some_and(|last| today <= last)) {
-                        p.warning { "注意：业务日期 " (today) " 还在这一年之内，年末结算通常在年度结束后运行。" }
-                    }
+                    p.hint { "对所有统筹区的每个人：共济账户余额划回历年账户，按积数法计息记入历年账户，当年账户结转历年账户（B1）。会动用账户资金。年终结算在当年 12 月 31 日及以后才能运行，并且按年份逐年进行。" }
                 }
                 JobKind::Preset => { p.hint { "预设日为这一天的统筹区：把每位成员的预设金额从历年账户划入共济账户；余额不足或状态不正常的跳过并记录原因（B2、T2）。会动用账户资金。" } }
                 JobKind::RefundSync => { p.hint { "把退费时暂存的共济账户款项（成员已退出共济网）返还到本人历年账户（B3、ST8）。会动用账户资金。" } }
