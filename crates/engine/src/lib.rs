@@ -59,3 +59,14 @@ impl<S: Store> Engine<S> {
 pub(crate) fn load_person(tx: &mut dyn Tx, psn_no: &str) -> Result<Person> {
     tx.person(psn_no)?.ok_or_else(|| error::not_found(psn_no))
 }
+
+/// Loads the person `ctx` acts for, the caller checked first (N9, N11, §12; issue 12, item 8):
+/// what needs no record is refused before the load, and an unknown psn_no is answered as
+/// [`Context::unknown_person`] says, so that a caller without rights learns nothing about
+/// whether the person exists.
+pub(crate) fn load_person_for(tx: &mut dyn Tx, ctx: &Context, psn_no: &str) -> Result<Person> {
+    ctx.authorize_before_load(psn_no)?;
+    let person = tx.person(psn_no)?.ok_or_else(|| ctx.unknown_person(psn_no))?;
+    ctx.authorize_for(psn_no, &person.area)?;
+    Ok(person)
+}
