@@ -49,6 +49,13 @@ impl<S: Store> Engine<S> {
         &self.policies
     }
 
+    /// The person `ctx` may act for, checked as every operation checks it
+    /// ([`load_person_for`]: the caller first, an unknown psn_no answered like a person out of
+    /// the caller's reach; issue 12, item 8).
+    pub fn person_for(&self, ctx: &Context, psn_no: &str) -> Result<Person> {
+        self.store.read(|tx| load_person_for(tx, ctx, psn_no))
+    }
+
     /// The policy in force for `area` on `day` (§4).
     pub fn policy(&self, area: &AreaCode, day: NaiveDate) -> Result<&Policy> {
         self.policies.in_force(area, day).ok_or_else(|| Error::domain(ErrorCode::PolicyNotFound, "§4", format!("no policy in force for area {area} on {day}")))

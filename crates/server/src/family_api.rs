@@ -487,13 +487,14 @@ pub async fn grant_quota<S: Store + 'static>(
     let view = state
         .call(credentials, move |engine, caller, today| {
             caller.may_act_for(&psn_no)?;
+            let ctx = caller.context(today);
             let relative_area = match relative_area {
                 Some(area) => area,
-                None => engine.person(&psn_no)?.area,
+                None => engine.person_for(&ctx, &psn_no)?.area,
             };
             let grant =
                 QuotaGrant { donor: psn_no, relative_name, relative_id_number: id_number.as_str().to_string(), relative_area, relation: body.relation, amount };
-            let granted = engine.grant_quota(&caller.context(today), &grant)?;
+            let granted = engine.grant_quota(&ctx, &grant)?;
             Ok(QuotaGrantedView {
                 uid: granted.uid,
                 top_up: granted.top_up,
