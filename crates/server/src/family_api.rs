@@ -8,9 +8,11 @@
 //! - `insured` acts only for themselves: the `{psn_no}` of the path (for a premium paid by a
 //!   relative, the `payer`) must be the token's person, checked here before anything is loaded,
 //!   so that the answer does not tell whether another person exists (403 `network.not_allowed`,
-//!   N9). Reads of another person are 403 `auth.forbidden`, as for `GET /persons/{psn_no}`.
+//!   N9, by `Caller::may_act_for`). Reads of another person are 403 `auth.forbidden`, as for
+//!   `GET /persons/{psn_no}` (`api::readable_person`).
 //! - `operator` does this business at the counter of the person's own area, with the person
-//!   present: the engine checks the area against the person's (N9, N11).
+//!   present: the engine checks the area against the person's (N9, N11), and answers an unknown
+//!   psn_no as it answers a person of another area (issue 12, item 8).
 //! - `institution` never does family business (403 `auth.forbidden`); `admin` acts for anyone.
 //!
 //! The one-time code of a relative transfer (TR3) reaches the authoriser only through the
