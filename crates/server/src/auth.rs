@@ -295,7 +295,7 @@ impl Caller {
     /// this psn_no). An operator reads persons of its own area only.
     pub fn may_read_person(&self, psn_no: &str, area: Option<&AreaCode>) -> Result<(), ApiError> {
         self.may_ask_about(psn_no)?;
-        self.operator_in_area(area, "serves")
+        self.operator_in_area(area, "serves persons of that area only")
     }
 
     /// §12, before anything is loaded: finding persons by ID number is counter work.
@@ -321,7 +321,7 @@ impl Caller {
     /// §12, Q3: batch queries of an area: its operators and admins.
     pub fn may_query_area(&self, area: &AreaCode) -> Result<(), ApiError> {
         self.may_administer()?;
-        self.operator_in_area(Some(area), "queries")
+        self.operator_in_area(Some(area), "queries that area only")
     }
 
     /// P1, P5, before anything is loaded: registering persons and crediting money are agency
@@ -337,7 +337,7 @@ impl Caller {
     /// operator's own area.
     pub fn may_administer_area(&self, area: Option<&AreaCode>) -> Result<(), ApiError> {
         self.may_administer()?;
-        self.operator_in_area(area, "serves")
+        self.operator_in_area(area, "serves persons of that area only")
     }
 
     /// §10, §12: batch jobs are agency work, for operators and admins.
@@ -357,12 +357,12 @@ impl Caller {
 
     /// N11: an operator works in its own area only; the answer names the operator's area and
     /// neither the person's nor whether they exist. Other roles pass.
-    fn operator_in_area(&self, area: Option<&AreaCode>, verb: &str) -> Result<(), ApiError> {
+    fn operator_in_area(&self, area: Option<&AreaCode>, what: &str) -> Result<(), ApiError> {
         match (self.spec.role, &self.spec.area) {
             (Role::Operator, Some(own)) if area == Some(own) => Ok(()),
             (Role::Operator, own) => {
                 let own = own.as_ref().map(AreaCode::as_str).unwrap_or("?");
-                Err(ApiError::forbidden("N11", format!("an operator of {own} {verb} persons of that area only")))
+                Err(ApiError::forbidden("N11", format!("an operator of {own} {what}")))
             }
             _ => Ok(()),
         }
