@@ -14,6 +14,7 @@ pub mod network;
 pub mod person;
 pub mod policy;
 pub mod settlement;
+pub mod text;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::id_number::IdNumber;
+use crate::text;
 
 /// A 6-digit administrative division code of a planning area (统筹区), e.g. `330200` Ningbo.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,15 +101,11 @@ pub struct Person {
 }
 
 impl Person {
-    /// Checks the fields that the ID number does not already guarantee.
+    /// Checks the fields that the ID number does not already guarantee; the name by the one
+    /// rule on free text ([`text::check_text`], issue 12).
     pub fn validate(&self) -> DomainResult<()> {
-        let psn_ok = !self.psn_no.is_empty() && self.psn_no.len() <= 40 && self.psn_no.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !psn_ok {
-            return Err(DomainError::new(ErrorCode::InputInvalid, "P1", format!("psn_no must be 1-40 letters, digits, - or _: {:?}", self.psn_no)));
-        }
-        if self.name.trim().is_empty() || self.name.chars().count() > 64 {
-            return Err(DomainError::new(ErrorCode::InputInvalid, "P1", "name must be 1-64 characters"));
-        }
+        text::check_psn_no("psn_no", "P1", &self.psn_no)?;
+        text::check_text("name", "P1", &self.name, text::NAME_CHARS_MAX)?;
         if let Some(phone) = &self.phone {
             if !(phone.len() == 11 && phone.bytes().all(|b| b.is_ascii_digit())) {
                 return Err(DomainError::new(ErrorCode::InputInvalid, "P1", "phone must be an 11-digit mobile number"));

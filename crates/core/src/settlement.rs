@@ -81,15 +81,15 @@ pub struct Bill {
 pub const BILL_ITEMS_MAX: usize = 10_000;
 
 impl Bill {
-    /// Refuses empty ids, negative or zero amounts, overflowing totals and empty bills.
+    /// Refuses ids and item texts that the one text rule refuses (`input.invalid`, issue 12:
+    /// institution and bill id are identifiers, the patient a psn_no, item code and name free
+    /// text), negative or zero amounts, overflowing totals and empty bills.
     pub fn validate(&self) -> DomainResult<()> {
+        use crate::text;
         let invalid = |why: String| DomainError::new(ErrorCode::SettlementInvalidBill, "ST1", why);
-        if self.institution.trim().is_empty() || self.bill_id.trim().is_empty() {
-            return Err(invalid("institution and bill id are required".into()));
-        }
-        if self.institution.len() > 64 || self.bill_id.len() > 64 {
-            return Err(invalid("institution code and bill id are at most 64 characters".into()));
-        }
+        text::check_identifier("institution", "§9", &self.institution, text::IDENTIFIER_LEN_MAX)?;
+        text::check_identifier("bill_id", "ST6", &self.bill_id, text::IDENTIFIER_LEN_MAX)?;
+        text::check_psn_no("patient", "§9", &self.patient)?;
         match &self.content {
             BillContent::Items(items) => {
                 if items.is_empty() || items.len() > BILL_ITEMS_MAX {
@@ -97,6 +97,8 @@ impl Bill {
                 }
                 let mut total = Money::ZERO;
                 for (index, item) in items.iter().enumerate() {
+                    text::check_text(&format!("item {} code", index + 1), "§9", &item.code, text::ITEM_CODE_CHARS_MAX)?;
+                    text::check_optional_text(&format!("item {} name", index + 1), "§9", &item.name, text::ITEM_NAME_CHARS_MAX)?;
                     if !item.amount.is_positive() {
                         return Err(DomainError::new(
                             ErrorCode::MoneyInvalidAmount,

@@ -13,15 +13,14 @@ use gongji_core::settlement::{FundingSource, SourceRole};
 use gongji_core::{AccountRef, ErrorCode, InsuranceType, Person, PersonAccount, Policy};
 use gongji_store::{Association, NewAssociation, Store, Tx};
 
-use crate::{load_person, Context, Engine, Error, Result};
+use crate::{load_person, load_person_for, Context, Engine, Error, Result};
 
 impl<S: Store> Engine<S> {
     /// S1: `binder` binds `relative` with a relation the policy allows; both insured in the
     /// same planning area, neither closed.
     pub fn bind(&self, ctx: &Context, binder: &str, relative: &str, relation: &str) -> Result<i64> {
         self.store.write(|tx| {
-            let person = load_person(tx, binder)?;
-            ctx.authorize_for(binder, &person.area)?;
+            let person = load_person_for(tx, ctx, binder)?;
             let policy = self.policy(&person.area, ctx.business_date)?;
             if !policy.models.association {
                 return Err(Error::domain(
@@ -84,8 +83,7 @@ impl<S: Store> Engine<S> {
     /// which `person` is the binder if there is one, else the one in which `other` is.
     pub fn unbind(&self, ctx: &Context, person: &str, other: &str) -> Result<()> {
         self.store.write(|tx| {
-            let me = load_person(tx, person)?;
-            ctx.authorize_for(person, &me.area)?;
+            load_person_for(tx, ctx, person)?;
             let bindings = tx.associations_of(person)?;
             let between = |binder: &str, relative: &str| bindings.iter().find(|a| a.association.binder == binder && a.association.relative == relative);
             let Some(binding) = between(person, other).or_else(|| between(other, person)) else {

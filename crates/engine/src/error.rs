@@ -49,6 +49,7 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-pub(crate) fn not_found(psn_no: &str) -> Error {
+/// `person.not_found` for `psn_no`.
+pub fn not_found(psn_no: &str) -> Error {
     Error::domain(ErrorCode::PersonNotFound, "", format!("no person with psn_no {psn_no:?}"))
 }

@@ -5,7 +5,7 @@ use gongji_core::network::{self, MemberState, Network};
 use gongji_core::{AccountRef, ErrorCode, Person, PersonAccount};
 use gongji_store::{NewNetworkEvent, Store, Tx};
 
-use crate::{load_person, Context, Engine, Error, Result};
+use crate::{load_person, load_person_for, Context, Engine, Error, Result};
 
 /// What adding a member did: active at once, or waiting for the member's confirmation (N10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +51,7 @@ impl<S: Store> Engine<S> {
     }
 
     pub(crate) fn create_network_in(&self, tx: &mut dyn Tx, ctx: &Context, promoter: &str) -> Result<i64> {
-        let person = load_person(tx, promoter)?;
-        ctx.authorize_for(promoter, &person.area)?;
+        let person = load_person_for(tx, ctx, promoter)?;
         self.require_network_model(&person, ctx)?;
         // N5 first: someone already in a network is told so, whatever else they lack.
         if tx.network_of(promoter)?.is_some() {
@@ -86,8 +85,7 @@ impl<S: Store> Engine<S> {
     }
 
     pub(crate) fn confirm_member_in(&self, tx: &mut dyn Tx, ctx: &Context, member: &str) -> Result<()> {
-        let person = load_person(tx, member)?;
-        ctx.authorize_for(member, &person.area)?;
+        let person = load_person_for(tx, ctx, member)?;
         let network = tx.network_of(member)?.ok_or_else(|| not_in_network(member))?;
         if network.member(member).map(|m| m.state) != Some(MemberState::Pending) {
             return Err(Error::domain(ErrorCode::NetworkPending, "N10", "there is no pending invitation to confirm"));
@@ -110,8 +108,7 @@ impl<S: Store> Engine<S> {
     }
 
     pub(crate) fn leave_in(&self, tx: &mut dyn Tx, ctx: &Context, member: &str) -> Result<()> {
-        let person = load_person(tx, member)?;
-        ctx.authorize_for(member, &person.area)?;
+        load_person_for(tx, ctx, member)?;
         let network = tx.network_of(member)?.ok_or_else(|| not_in_network(member))?;
         if network.is_promoter(member) {
             return Err(Error::domain(ErrorCode::NetworkNotAllowed, "N7", "the promoter does not leave; dissolving the network makes every member leave"));
@@ -152,9 +149,8 @@ impl<S: Store> Engine<S> {
 /// The network whose promoter is `promoter`, after checking the caller may act for them
 /// (N7, N9, N11) and that they are not closed (N4).
 fn promoters_network(tx: &mut dyn Tx, ctx: &Context, promoter: &str) -> Result<(Network, Person)> {
-    let person = load_person(tx, promoter)?;
+    let person = load_person_for(tx, ctx, promoter)?;
     let network = tx.network_of(promoter)?.ok_or_else(|| not_in_network(promoter))?;
-    ctx.authorize_for(promoter, &network.area)?;
     network::check_is_promoter(&network, promoter)?;
     network::check_not_closed(&person, "N4")?;
     Ok((network, person))

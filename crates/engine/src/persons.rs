@@ -2,11 +2,12 @@
 
 use gongji_core::ledger::{EntryKind, JournalEntry};
 use gongji_core::network::MemberState;
-use gongji_core::{AccountRef, DomainError, ErrorCode, InsuranceType, Money, Person, PersonAccount, PersonStatus, SystemAccount};
+use gongji_core::text;
+use gongji_core::{AccountRef, Actor, DomainError, ErrorCode, InsuranceType, Money, Person, PersonAccount, PersonStatus, SystemAccount};
 use gongji_store::{Store, StoreError, Tx};
 
 use crate::networks::record as record_network_event;
-use crate::{load_person, Context, Engine, Error, Result};
+use crate::{load_person, load_person_for, Context, Engine, Error, Result};
 
 /// One credit to import (P5): contributions into CUR, opening balances into HIS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,9 @@ pub struct ImportRefused {
 
 /// Stop collecting errors after this many; a file this broken needs fixing at the source.
 pub const IMPORT_ERRORS_MAX: usize = 1000;
+
+/// A credit's reference (voucher number), in bytes.
+pub const CREDIT_REFERENCE_LEN_MAX: usize = 64;
 
 #[derive(Debug)]
 pub enum ImportError {
@@ -120,8 +124,19 @@ impl<S: Store> Engine<S> {
     /// Changes a person's status (P1) and applies what it means for their network: a member
     /// who becomes cancelled or pending liquidation leaves; a promoter's network is dissolved
     /// (seeds/003 五 (一): dissolving makes every member leave; B4). See ARCHITECTURE.md.
+    ///
+    /// Agency work: an operator at the counter of the person's area, an admin or a job; the
+    /// caller is checked before the person is loaded (§12, N11; issue 12, item 8), and the
+    /// reason is free text by the one rule (P6, issue 12, item 6).
     pub fn set_status(&self, ctx: &Context, psn_no: &str, status: PersonStatus, reason: &str) -> Result<()> {
-        self.store.write(|tx| set_status_in(tx, ctx, psn_no, status, reason))
+        if matches!(ctx.actor, Actor::Person(_) | Actor::Institution(_)) {
+            return Err(Error::domain(ErrorCode::AuthForbidden, "§12", "a person's status is changed by the agency"));
+        }
+        text::check_text("reason", "P6", reason, text::LABEL_CHARS_MAX)?;
+        self.store.write(|tx| {
+            load_person_for(tx, ctx, psn_no)?;
+            set_status_in(tx, ctx, psn_no, status, reason)
+        })
     }
 }
 
@@ -141,8 +156,9 @@ pub(crate) fn post_credit(tx: &mut dyn Tx, ctx: &Context, credit: &Credit) -> Re
     if !credit.amount.is_positive() {
         return Err(Error::domain(ErrorCode::MoneyInvalidAmount, "P3", "a credit must be greater than zero"));
     }
-    let reference_ok = !credit.reference.is_empty() && credit.reference.len() <= 64 && !credit.reference.contains(char::is_control);
-    if !reference_ok {
+    // The one text rule (issue 12), and at most 64 bytes in the entry's key.
+    text::check_text("reference", "P5", &credit.reference, CREDIT_REFERENCE_LEN_MAX)?;
+    if credit.reference.len() > CREDIT_REFERENCE_LEN_MAX {
         return Err(Error::domain(ErrorCode::InputInvalid, "P5", "each credit needs a reference (voucher number) of 1-64 characters"));
     }
     let key = format!("credit:{}", credit.reference);

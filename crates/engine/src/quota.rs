@@ -25,7 +25,7 @@ use gongji_store::{QuotaEvent, QuotaRecord, Store, StoreError, StoredSettlement,
 
 use crate::interarea;
 use crate::outbox::random_hex;
-use crate::{load_person, Context, Engine, Error, Result};
+use crate::{load_person_for, Context, Engine, Error, Result};
 
 /// X3 counts days and hours on the local clock: China Standard Time, UTC+8, the time of every
 /// planning area.
@@ -104,8 +104,7 @@ impl<S: Store> Engine<S> {
     /// the two. Same area: at once. Another area: through the area outbox (see `interarea`).
     pub fn grant_quota(&self, ctx: &Context, grant: &QuotaGrant) -> Result<QuotaGranted> {
         self.store.write(|tx| {
-            let donor = load_person(tx, &grant.donor)?;
-            ctx.authorize_for(&donor.psn_no, &donor.area)?;
+            let donor = load_person_for(tx, ctx, &grant.donor)?;
             let policy = self.policy(&donor.area, ctx.business_date)?;
             require_quota_model(policy, &donor.area)?;
             if donor.insurance != InsuranceType::Employee {
@@ -181,8 +180,7 @@ impl<S: Store> Engine<S> {
     /// the donor (at once in one area; through the other area's store across areas).
     pub fn end_quota(&self, ctx: &Context, acting: &str, uid: &str) -> Result<QuotaEnded> {
         self.store.write(|tx| {
-            let person = load_person(tx, acting)?;
-            ctx.authorize_for(acting, &person.area)?;
+            load_person_for(tx, ctx, acting)?;
             let quota = tx
                 .quotas_of(acting)?
                 .into_iter()
@@ -202,8 +200,17 @@ impl<S: Store> Engine<S> {
     /// money near relatives set aside for them (`payer` `None`), or from a near relative's own
     /// HIS (`payer` with the relation, 代缴).
     pub fn pay_premium(&self, ctx: &Context, insured: &str, payer: Option<(&str, &str)>, amount: Money, year: i32) -> Result<PremiumPaid> {
+        // The caller first (issue 12, item 8): who pays is who acts.
+        ctx.authorize_before_load(payer.map_or(insured, |(payer, _)| payer))?;
         self.store.write(|tx| {
-            let person = load_person(tx, insured)?;
+            let person = tx.person(insured)?.ok_or_else(|| ctx.unknown_person(insured))?;
+            let payer = match payer {
+                None => {
+                    ctx.authorize_for(insured, &person.area)?;
+                    None
+                }
+                Some((payer, relation)) => Some((load_person_for(tx, ctx, payer)?, relation)),
+            };
             let policy = self.policy(&person.area, ctx.business_date)?;
             require_quota_model(policy, &person.area)?;
             if person.insurance != InsuranceType::Resident {
@@ -219,14 +226,9 @@ impl<S: Store> Engine<S> {
             if tx.entry_by_key(&key)?.is_some() {
                 return Err(Error::domain(ErrorCode::PremiumAlreadyPaid, "X4", format!("the {year} premium of {insured} is paid already")));
             }
-            let from = match payer {
-                None => {
-                    ctx.authorize_for(insured, &person.area)?;
-                    AccountRef::person(insured, PersonAccount::Quota)
-                }
-                Some((payer, relation)) => {
-                    let paying = load_person(tx, payer)?;
-                    ctx.authorize_for(payer, &paying.area)?;
+            let from = match &payer {
+                None => AccountRef::person(insured, PersonAccount::Quota),
+                Some((paying, relation)) => {
                     if paying.insurance != InsuranceType::Employee || paying.status != PersonStatus::Normal {
                         return Err(Error::domain(ErrorCode::TransferNotEligible, "X4", "the payer must be an insured employee with status normal"));
                     }
@@ -237,14 +239,14 @@ impl<S: Store> Engine<S> {
                             format!("the payer is insured in {}, the insured person in {}", paying.area, person.area),
                         ));
                     }
-                    if payer == insured || policy.relation(relation).is_none() {
+                    if paying.psn_no == insured || policy.relation(relation).is_none() {
                         return Err(Error::domain(
                             ErrorCode::NetworkRelationNotAllowed,
                             "X4",
                             format!("relation {relation:?} is not a near relative under policy {}", policy.id),
                         ));
                     }
-                    AccountRef::person(payer, PersonAccount::His)
+                    AccountRef::person(&paying.psn_no, PersonAccount::His)
                 }
             };
             let available = tx.balance(&from)?;

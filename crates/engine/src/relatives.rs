@@ -18,7 +18,7 @@ use gongji_store::{NewNotification, NewRelativeTransfer, NotificationUpdate, Rel
 use sha2::{Digest, Sha256};
 
 use crate::outbox::{self, mask_phone};
-use crate::{load_person, Context, Engine, Error, Result};
+use crate::{load_person, load_person_for, Context, Engine, Error, Result};
 
 /// TR3: a one-time code is valid this long (5 minutes).
 pub const CODE_VALID_SECS: i64 = 300;
@@ -78,8 +78,7 @@ impl<S: Store> Engine<S> {
     /// TR1–TR3: checks the request and sends a one-time code to the authoriser's phone.
     pub fn request_relative_transfer(&self, ctx: &Context, request: &RelativeTransferRequest) -> Result<TransferTicket> {
         self.store.write(|tx| {
-            let authoriser = load_person(tx, &request.authoriser)?;
-            ctx.authorize_for(&authoriser.psn_no, &authoriser.area)?;
+            let authoriser = load_person_for(tx, ctx, &request.authoriser)?;
             let policy = self.policy(&authoriser.area, ctx.business_date)?;
             if !policy.models.relative_transfer {
                 return Err(Error::domain(
@@ -142,8 +141,7 @@ impl<S: Store> Engine<S> {
     /// a try (five in all); an expired, locked or used request refuses every code.
     pub fn confirm_relative_transfer(&self, ctx: &Context, authoriser: &str, request_id: i64, code: &str) -> Result<RelativeTransferDone> {
         let confirmation = self.store.write(|tx| {
-            let person = load_person(tx, authoriser)?;
-            ctx.authorize_for(authoriser, &person.area)?;
+            load_person_for(tx, ctx, authoriser)?;
             let invalid = |why: &str| Ok::<_, Error>(Confirmation::Refused(Error::domain(ErrorCode::TransferCodeInvalid, "TR3", why.to_string())));
             let Some(record) = tx.relative_transfer(request_id)?.filter(|r| r.request.authoriser == authoriser) else {
                 return invalid("no transfer of this authoriser waits for a code under this number");

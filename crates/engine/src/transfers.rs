@@ -5,7 +5,7 @@ use gongji_core::network::MemberState;
 use gongji_core::{AccountRef, ErrorCode, InsuranceType, Money, PersonAccount, PersonStatus};
 use gongji_store::{Store, Tx};
 
-use crate::{load_person, Context, Engine, Error, Result};
+use crate::{load_person_for, Context, Engine, Error, Result};
 
 impl<S: Store> Engine<S> {
     /// T1: a normal employee moves own money HIS→MUT or MUT→HIS. Nobody moves another
@@ -30,8 +30,7 @@ impl<S: Store> Engine<S> {
         to: PersonAccount,
         amount: Money,
     ) -> Result<i64> {
-        let person = load_person(tx, psn_no)?;
-        ctx.authorize_for(psn_no, &person.area)?;
+        let person = load_person_for(tx, ctx, psn_no)?;
         if !amount.is_positive() {
             return Err(Error::domain(ErrorCode::MoneyInvalidAmount, "T1", "the amount must be greater than zero"));
         }
@@ -70,8 +69,7 @@ impl<S: Store> Engine<S> {
     }
 
     pub(crate) fn set_preset_in(&self, tx: &mut dyn Tx, ctx: &Context, psn_no: &str, amount: Option<Money>) -> Result<()> {
-        let person = load_person(tx, psn_no)?;
-        ctx.authorize_for(psn_no, &person.area)?;
+        let person = load_person_for(tx, ctx, psn_no)?;
         if let Some(amount) = amount {
             if !amount.is_positive() {
                 return Err(Error::domain(ErrorCode::MoneyInvalidAmount, "T2", "the preset must be greater than zero"));

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gongji_core::{AccountRef, AreaCode, ErrorCode, IdNumber, InsuranceType, Money, Person, PersonStatus};
+use gongji_core::{text, AccountRef, AreaCode, ErrorCode, IdNumber, InsuranceType, Money, Person, PersonStatus};
 use gongji_engine::networks::Added;
 use gongji_engine::persons::Credit;
 use gongji_engine::settlement::SettlementOutcome;
@@ -54,7 +54,7 @@ pub async fn register_person<S: Store + 'static>(
     person.validate()?;
     let view = state
         .call(credentials, move |engine, caller, today| {
-            caller.may_administer_area(&person.area)?;
+            caller.may_administer_area(Some(&person.area))?;
             engine.register_person(&caller.context(today), &person)?;
             Ok(RegisteredView { psn_no: person.psn_no })
         })
@@ -73,10 +73,10 @@ pub async fn get_person<S: Store + 'static>(
 ) -> ApiResult<Json<PersonView>> {
     let view = state
         .call(credentials, move |engine, caller, _| {
-            caller.check_insured_self(&psn_no)?;
-            let view = engine.person_overview(&psn_no)?;
-            caller.may_read_person(&psn_no, &view.person.area)?;
-            Ok(person_view(&view))
+            caller.may_ask_about(&psn_no)?;
+            let view = found(engine.person_overview(&psn_no))?;
+            caller.may_read_person(&psn_no, view.as_ref().map(|v| &v.person.area))?;
+            Ok(person_view(&view.ok_or_else(|| not_found(&psn_no))?))
         })
         .await?;
     Ok(Json(view))
@@ -96,11 +96,9 @@ pub async fn credit<S: Store + 'static>(
     let amount = Money::parse_positive(&request.amount)?;
     let view = state
         .call(credentials, move |engine, caller, today| {
-            if caller.role() == Role::Insured || caller.role() == Role::Institution {
-                return Err(ApiError::forbidden("§12", "credits are agency business"));
-            }
-            let person = engine.person(&psn_no)?;
-            caller.may_administer_area(&person.area)?;
+            caller.may_administer()?;
+            let person = found(engine.person(&psn_no))?;
+            caller.may_administer_area(person.as_ref().map(|p| &p.area))?;
             let credit = Credit { psn_no: psn_no.clone(), account, amount, reference: request.reference };
             let credited = engine.credit(&caller.context(today), &credit)?;
             Ok(CreditView { psn_no, account: account.as_str().to_string(), amount: amount.to_string(), credited })
@@ -124,6 +122,7 @@ pub async fn move_money<S: Store + 'static>(
     let amount = Money::parse_positive(&request.amount)?;
     let view = state
         .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&psn_no)?;
             let entry_id = engine.move_mutual_aid(&caller.context(today), &psn_no, from, to, amount)?;
             Ok(MoveView { entry_id, from: from.as_str().into(), to: to.as_str().into(), amount: amount.to_string() })
         })
@@ -142,7 +141,12 @@ pub async fn set_preset<S: Store + 'static>(
     ApiJson(request): ApiJson<PresetRequest>,
 ) -> ApiResult<StatusCode> {
     let amount = request.amount.as_deref().map(Money::parse_positive).transpose()?;
-    state.call(credentials, move |engine, caller, today| Ok(engine.set_preset(&caller.context(today), &psn_no, amount)?)).await?;
+    state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&psn_no)?;
+            Ok(engine.set_preset(&caller.context(today), &psn_no, amount)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -160,9 +164,7 @@ pub async fn explain<S: Store + 'static>(
     let amount = Money::parse_positive(&request.amount)?;
     let view = state
         .call(credentials, move |engine, caller, today| {
-            caller.check_insured_self(&psn_no)?;
-            let person = engine.person(&psn_no)?;
-            caller.may_read_person(&psn_no, &person.area)?;
+            readable_person(engine, caller, &psn_no)?;
             let explanation = engine.explain(&caller.context(today), &psn_no, visit, amount)?;
             Ok(Naming { patient: &psn_no, redact_family: false }.explanation(&explanation, amount))
         })
@@ -185,9 +187,7 @@ pub async fn statement<S: Store + 'static>(
     let to = parse_date(&query.to, "to")?;
     let view = state
         .call(credentials, move |engine, caller, _| {
-            caller.check_insured_self(&psn_no)?;
-            let person = engine.person(&psn_no)?;
-            caller.may_read_person(&psn_no, &person.area)?;
+            readable_person(engine, caller, &psn_no)?;
             let lines = engine.statement(&AccountRef::person(&psn_no, account), from, to)?;
             Ok(StatementView {
                 psn_no,
@@ -210,7 +210,12 @@ pub async fn confirm_member<S: Store + 'static>(
     credentials: Credentials,
     ApiPath(psn_no): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.call(credentials, move |engine, caller, today| Ok(engine.confirm_member(&caller.context(today), &psn_no)?)).await?;
+    state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&psn_no)?;
+            Ok(engine.confirm_member(&caller.context(today), &psn_no)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -223,7 +228,12 @@ pub async fn leave_network<S: Store + 'static>(
     credentials: Credentials,
     ApiPath(psn_no): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.call(credentials, move |engine, caller, today| Ok(engine.leave(&caller.context(today), &psn_no)?)).await?;
+    state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&psn_no)?;
+            Ok(engine.leave(&caller.context(today), &psn_no)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -236,7 +246,12 @@ pub async fn create_network<S: Store + 'static>(
     credentials: Credentials,
     ApiJson(request): ApiJson<CreateNetworkRequest>,
 ) -> ApiResult<(StatusCode, Json<NetworkCreatedView>)> {
-    let network_id = state.call(credentials, move |engine, caller, today| Ok(engine.create_network(&caller.context(today), &request.promoter)?)).await?;
+    let network_id = state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&request.promoter)?;
+            Ok(engine.create_network(&caller.context(today), &request.promoter)?)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(NetworkCreatedView { network_id })))
 }
 
@@ -250,8 +265,13 @@ pub async fn add_member<S: Store + 'static>(
     ApiPath(promoter): ApiPath<String>,
     ApiJson(request): ApiJson<AddMemberRequest>,
 ) -> ApiResult<Json<MemberAddedView>> {
+    text::check_psn_no("member", "N2", &request.member)?;
+    text::check_text("relation", "N3", &request.relation, text::RELATION_CHARS_MAX)?;
     let added = state
-        .call(credentials, move |engine, caller, today| Ok(engine.add_member(&caller.context(today), &promoter, &request.member, &request.relation)?))
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&promoter)?;
+            Ok(engine.add_member(&caller.context(today), &promoter, &request.member, &request.relation)?)
+        })
         .await?;
     let state = match added {
         Added::Active => "active",
@@ -269,7 +289,12 @@ pub async fn remove_member<S: Store + 'static>(
     credentials: Credentials,
     ApiPath((promoter, member)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.call(credentials, move |engine, caller, today| Ok(engine.remove_member(&caller.context(today), &promoter, &member)?)).await?;
+    state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&promoter)?;
+            Ok(engine.remove_member(&caller.context(today), &promoter, &member)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,7 +308,12 @@ pub async fn reorder<S: Store + 'static>(
     ApiPath(promoter): ApiPath<String>,
     ApiJson(request): ApiJson<ReorderRequest>,
 ) -> ApiResult<StatusCode> {
-    state.call(credentials, move |engine, caller, today| Ok(engine.reorder(&caller.context(today), &promoter, &request.order)?)).await?;
+    state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&promoter)?;
+            Ok(engine.reorder(&caller.context(today), &promoter, &request.order)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -296,7 +326,12 @@ pub async fn dissolve<S: Store + 'static>(
     credentials: Credentials,
     ApiPath(promoter): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.call(credentials, move |engine, caller, today| Ok(engine.dissolve(&caller.context(today), &promoter)?)).await?;
+    state
+        .call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&promoter)?;
+            Ok(engine.dissolve(&caller.context(today), &promoter)?)
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -463,6 +498,30 @@ pub async fn audit<S: Store + 'static>(State(state): State<AppState<S>>, credent
     Ok(Json(view))
 }
 
+/// §12 (issue 12, item 8): the person `psn_no` for a caller who reads their data, checked in
+/// this order: the caller's right that needs no record, the lookup, the right to the person's
+/// area, and only then whether they exist, so that a caller without rights learns nothing.
+pub(crate) fn readable_person<S: Store>(engine: &Engine<S>, caller: &Caller, psn_no: &str) -> ApiResult<Person> {
+    caller.may_ask_about(psn_no)?;
+    let person = found(engine.person(psn_no))?;
+    caller.may_read_person(psn_no, person.as_ref().map(|p| &p.area))?;
+    person.ok_or_else(|| not_found(psn_no))
+}
+
+/// A lookup of a person whose absence is held back (`None`) until the caller's right to know
+/// is checked.
+pub(crate) fn found<T>(lookup: gongji_engine::Result<T>) -> ApiResult<Option<T>> {
+    match lookup {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.code() == Some(ErrorCode::PersonNotFound) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn not_found(psn_no: &str) -> ApiError {
+    gongji_engine::error::not_found(psn_no).into()
+}
+
 fn naming<'a>(caller: &Caller, patient: &'a str) -> Naming<'a> {
     Naming { patient, redact_family: caller.role() == Role::Institution }
 }
@@ -471,7 +530,9 @@ pub(crate) fn find_settlement<S: Store>(engine: &Engine<S>, institution: &str, b
     engine
         .store()
         .read(|tx| tx.settlement(institution, bill_id))?
-        .ok_or_else(|| ApiError::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settled bill {bill_id} of {institution}")))
+        // Debug-quoted: a looked-up id is not checked by the text rule (bills settled before it
+        // must stay cancellable), so it is shown escaped (issue 12).
+        .ok_or_else(|| ApiError::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settled bill {bill_id:?} of {institution:?}")))
 }
 
 fn stored_settlement_view(stored: &StoredSettlement, naming: Naming<'_>) -> SettlementView {

@@ -17,7 +17,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, Utc};
-use gongji_core::{Actor, AreaCode, Channel, ErrorCode};
+use gongji_core::{text, Actor, AreaCode, Channel, ErrorCode};
 use gongji_engine::Context;
 use gongji_store::{NewToken, Store, StoreError, StoredToken};
 use sha2::{Digest, Sha256};
@@ -29,6 +29,8 @@ pub const TOKEN_PREFIX: &str = "gj_";
 const TOKEN_SECRET_BYTES: usize = 32;
 /// Longest `Authorization` value looked at; anything longer is not one of ours.
 const AUTHORIZATION_LEN_MAX: usize = 256;
+/// A token's name (the holder: operator id, system name).
+const TOKEN_NAME_CHARS_MAX: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -96,7 +98,7 @@ impl TokenSpec {
                 refuse_extra(self.institution.is_some(), "institution")?;
             }
             Role::Institution => {
-                need(self.institution.as_deref().is_some_and(|i| !i.trim().is_empty() && i.len() <= 64), "institution")?;
+                need(self.institution.is_some(), "institution")?;
                 refuse_extra(self.person.is_some(), "person")?;
                 refuse_extra(self.area.is_some(), "area")?;
             }
@@ -106,10 +108,15 @@ impl TokenSpec {
                 refuse_extra(self.institution.is_some(), "institution")?;
             }
         }
-        let name_ok = !self.name.is_empty() && self.name.len() <= 64 && !self.name.contains(char::is_control);
-        if !name_ok {
-            return Err(ApiError::input("the token's name is 1-64 printable characters"));
+        // The one text rule (issue 12): the scope as the bills and the register spell it, the
+        // holder's name as free text.
+        if let Some(institution) = &self.institution {
+            text::check_identifier("institution", "§12", institution, text::IDENTIFIER_LEN_MAX)?;
         }
+        if let Some(person) = &self.person {
+            text::check_psn_no("person", "§12", person)?;
+        }
+        text::check_text("the token's name", "§12", &self.name, TOKEN_NAME_CHARS_MAX)?;
         Ok(())
     }
 }
@@ -249,31 +256,59 @@ impl Caller {
         Context::new(actor, self.channel, business_date)
     }
 
-    /// §12: reading a person's data. An insured person reads only their own; an operator only
-    /// persons of its area; an institution never through this API (the HIS dialect gives it
-    /// what a settlement needs).
-    pub fn may_read_person(&self, psn_no: &str, area: &AreaCode) -> Result<(), ApiError> {
+    // Every role/object check of §12 is one of these `may_*` methods. Issue 12, item 8: each
+    // check that needs no record runs before anything is loaded, and the checks that need the
+    // person's area take `None` for a psn_no that names nobody, so that a caller without rights
+    // hears the same whether the person exists or not. An operator cannot place an unknown
+    // psn_no in its area, so it hears what it hears for a person of another area (403); only
+    // roles that may see every person (an admin, or an insured person asking about themselves)
+    // are told `person.not_found`.
+
+    /// §12, N9, before anything is loaded: acting for `psn_no` (moves, the preset, network
+    /// business, the family models). An insured person acts only for themselves
+    /// (`network.not_allowed`, N9, the code the engine gives for the same rule); an
+    /// institution never does family business. Operators and admins pass here: the engine
+    /// confines an operator to the counter of the person's area (N11), with the same answer
+    /// for a person of another area and an unknown psn_no.
+    pub fn may_act_for(&self, psn_no: &str) -> Result<(), ApiError> {
         match self.spec.role {
             Role::Insured if self.spec.person.as_deref() == Some(psn_no) => Ok(()),
-            Role::Insured => Err(ApiError::forbidden("§12", "an insured person sees only their own accounts")),
-            Role::Operator if self.spec.area.as_ref() == Some(area) => Ok(()),
-            Role::Operator => Err(ApiError::forbidden("N11", format!("an operator of {} serves persons of that area only", self.area_text()))),
-            Role::Institution => Err(ApiError::forbidden("§12", "institutions see persons only through a settlement")),
-            Role::Admin => Ok(()),
+            Role::Insured => Err(ApiError::domain(ErrorCode::NetworkNotAllowed, "N9", "an insured person acts only for themselves")),
+            Role::Institution => Err(ApiError::forbidden("§12", "institutions only settle bills")),
+            Role::Operator | Role::Admin => Ok(()),
         }
     }
 
-    /// §12: an insured person asks about someone else before anything is loaded, so that
-    /// the answer does not tell whether that person exists.
-    pub fn check_insured_self(&self, psn_no: &str) -> Result<(), ApiError> {
+    /// §12, before anything is loaded: reading the data of `psn_no`. An insured person reads
+    /// only their own; an institution never through this API (the HIS dialect gives it what a
+    /// settlement needs); operators are checked against the area by [`Caller::may_read_person`].
+    pub fn may_ask_about(&self, psn_no: &str) -> Result<(), ApiError> {
         match self.spec.role {
-            Role::Insured if self.spec.person.as_deref() != Some(psn_no) => Err(ApiError::forbidden("§12", "an insured person sees only their own accounts")),
+            Role::Insured if self.spec.person.as_deref() == Some(psn_no) => Ok(()),
+            Role::Insured => Err(ApiError::forbidden("§12", "an insured person sees only their own accounts")),
             Role::Institution => Err(ApiError::forbidden("§12", "institutions see persons only through a settlement")),
-            _ => Ok(()),
+            Role::Operator | Role::Admin => Ok(()),
+        }
+    }
+
+    /// §12, N11, after the lookup: reading the person `psn_no` of `area` (`None`: nobody has
+    /// this psn_no). An operator reads persons of its own area only.
+    pub fn may_read_person(&self, psn_no: &str, area: Option<&AreaCode>) -> Result<(), ApiError> {
+        self.may_ask_about(psn_no)?;
+        self.operator_in_area(area, "serves persons of that area only")
+    }
+
+    /// §12, before anything is loaded: finding persons by ID number is counter work.
+    pub fn may_find_persons(&self) -> Result<(), ApiError> {
+        match self.spec.role {
+            Role::Operator | Role::Admin => Ok(()),
+            Role::Insured | Role::Institution => Err(ApiError::forbidden("§12", "finding persons by ID number is counter work")),
         }
     }
 
     /// §12: the institution a bill belongs to must be the caller's own (admins act for any).
+    /// Checked before the bill is looked up, so that another institution's bills answer 403
+    /// whether they exist or not.
     pub fn may_bill_for(&self, institution: &str) -> Result<(), ApiError> {
         match self.spec.role {
             Role::Institution if self.spec.institution.as_deref() == Some(institution) => Ok(()),
@@ -285,17 +320,32 @@ impl Caller {
 
     /// §12, Q3: batch queries of an area: its operators and admins.
     pub fn may_query_area(&self, area: &AreaCode) -> Result<(), ApiError> {
+        self.may_administer()?;
+        self.operator_in_area(Some(area), "queries that area only")
+    }
+
+    /// P1, P5, before anything is loaded: registering persons and crediting money are agency
+    /// work, for operators and admins.
+    pub fn may_administer(&self) -> Result<(), ApiError> {
         match self.spec.role {
-            Role::Operator if self.spec.area.as_ref() == Some(area) => Ok(()),
-            Role::Operator => Err(ApiError::forbidden("N11", format!("an operator of {} queries that area only", self.area_text()))),
-            Role::Admin => Ok(()),
-            Role::Insured | Role::Institution => Err(ApiError::forbidden("§12", "batch queries are for the agency's operators")),
+            Role::Operator | Role::Admin => Ok(()),
+            Role::Insured | Role::Institution => Err(ApiError::forbidden("§12", "this is the agency's work, for its operators")),
         }
     }
 
-    /// Registering persons and crediting money (P1, P5): agency work, in the operator's area.
-    pub fn may_administer_area(&self, area: &AreaCode) -> Result<(), ApiError> {
-        self.may_query_area(area)
+    /// P1, P5, N11: agency work for a person of `area` (`None`: an unknown psn_no), in the
+    /// operator's own area.
+    pub fn may_administer_area(&self, area: Option<&AreaCode>) -> Result<(), ApiError> {
+        self.may_administer()?;
+        self.operator_in_area(area, "serves persons of that area only")
+    }
+
+    /// §10, §12: batch jobs are agency work, for operators and admins.
+    pub fn may_run_jobs(&self) -> Result<(), ApiError> {
+        match self.spec.role {
+            Role::Operator | Role::Admin => Ok(()),
+            Role::Insured | Role::Institution => Err(ApiError::forbidden("§12", "batch jobs are run by the agency's operators and admins")),
+        }
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
@@ -305,8 +355,17 @@ impl Caller {
         }
     }
 
-    fn area_text(&self) -> &str {
-        self.spec.area.as_ref().map(AreaCode::as_str).unwrap_or("?")
+    /// N11: an operator works in its own area only; the answer names the operator's area and
+    /// neither the person's nor whether they exist. Other roles pass.
+    fn operator_in_area(&self, area: Option<&AreaCode>, what: &str) -> Result<(), ApiError> {
+        match (self.spec.role, &self.spec.area) {
+            (Role::Operator, Some(own)) if area == Some(own) => Ok(()),
+            (Role::Operator, own) => {
+                let own = own.as_ref().map(AreaCode::as_str).unwrap_or("?");
+                Err(ApiError::forbidden("N11", format!("an operator of {own} {what}")))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

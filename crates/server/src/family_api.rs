@@ -8,9 +8,11 @@
 //! - `insured` acts only for themselves: the `{psn_no}` of the path (for a premium paid by a
 //!   relative, the `payer`) must be the token's person, checked here before anything is loaded,
 //!   so that the answer does not tell whether another person exists (403 `network.not_allowed`,
-//!   N9). Reads of another person are 403 `auth.forbidden`, as for `GET /persons/{psn_no}`.
+//!   N9, by `Caller::may_act_for`). Reads of another person are 403 `auth.forbidden`, as for
+//!   `GET /persons/{psn_no}` (`api::readable_person`).
 //! - `operator` does this business at the counter of the person's own area, with the person
-//!   present: the engine checks the area against the person's (N9, N11).
+//!   present: the engine checks the area against the person's (N9, N11), and answers an unknown
+//!   psn_no as it answers a person of another area (issue 12, item 8).
 //! - `institution` never does family business (403 `auth.forbidden`); `admin` acts for anyone.
 //!
 //! The one-time code of a relative transfer (TR3) reaches the authoriser only through the
@@ -23,7 +25,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Datelike;
 use gongji_core::person::mask_name;
-use gongji_core::{AccountRef, AreaCode, ErrorCode, IdNumber, Money};
+use gongji_core::{text, AccountRef, AreaCode, IdNumber, Money};
 use gongji_engine::outbox::{self, mask_phone};
 use gongji_engine::quota::{self, QuotaGrant};
 use gongji_engine::relatives::{self, CODE_DIGITS, CODE_TRIES_MAX, CODE_VALID_SECS};
@@ -31,14 +33,13 @@ use gongji_store::{Association, Notification, QuotaRecord, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::auth::{Caller, Credentials, Role};
+use crate::api::readable_person;
+use crate::auth::Credentials;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::wire::PAGE_LEN_MAX;
 use crate::{AppState, RouteTable};
 
-/// Longest name accepted for a beneficiary or relative (the register's names are shorter).
-const NAME_LEN_MAX: usize = 64;
 /// Notifications listed when the caller gives no `limit`.
 const OUTBOX_PAGE_DEFAULT: usize = 100;
 
@@ -342,17 +343,18 @@ pub async fn request_relative_transfer<S: Store + 'static>(
 ) -> ApiResult<(StatusCode, Json<TransferRequestedView>)> {
     let amount = Money::parse_positive(&body.amount)?;
     let id_number = IdNumber::parse(&body.beneficiary_id_number)?;
+    parse_relation(&body.relation, "TR1")?;
     let request = relatives::RelativeTransferRequest {
         authoriser: psn_no.clone(),
         relation: body.relation,
-        beneficiary_name: parse_name(&body.beneficiary_name, "beneficiary_name")?,
+        beneficiary_name: parse_name(&body.beneficiary_name, "beneficiary_name", "TR2")?,
         beneficiary_id_number: id_number.as_str().to_string(),
         amount,
         commitment_accepted: body.commitment_accepted,
     };
     let view = state
         .call(credentials, move |engine, caller, today| {
-            may_act_for(caller, &psn_no)?;
+            caller.may_act_for(&psn_no)?;
             let ticket = engine.request_relative_transfer(&caller.context(today), &request)?;
             Ok(TransferRequestedView {
                 request_id: ticket.request_id,
@@ -389,7 +391,7 @@ pub async fn confirm_relative_transfer<S: Store + 'static>(
     }
     let view = state
         .call(credentials, move |engine, caller, today| {
-            may_act_for(caller, &psn_no)?;
+            caller.may_act_for(&psn_no)?;
             let done = engine.confirm_relative_transfer(&caller.context(today), &psn_no, request_id, &body.code)?;
             Ok(TransferDoneView {
                 request_id: done.request_id,
@@ -415,9 +417,11 @@ pub async fn bind<S: Store + 'static>(
     ApiPath(psn_no): ApiPath<String>,
     ApiJson(body): ApiJson<BindRequest>,
 ) -> ApiResult<(StatusCode, Json<BindingCreatedView>)> {
+    text::check_psn_no("relative", "S1", &body.relative)?;
+    parse_relation(&body.relation, "S1")?;
     let view = state
         .call(credentials, move |engine, caller, today| {
-            may_act_for(caller, &psn_no)?;
+            caller.may_act_for(&psn_no)?;
             let binding_id = engine.bind(&caller.context(today), &psn_no, &body.relative, &body.relation)?;
             Ok(BindingCreatedView { binding_id, binder: psn_no, relative: body.relative, relation: body.relation })
         })
@@ -435,9 +439,10 @@ pub async fn unbind<S: Store + 'static>(
     credentials: Credentials,
     ApiPath((psn_no, other)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    text::check_psn_no("other", "S1", &other)?;
     state
         .call(credentials, move |engine, caller, today| {
-            may_act_for(caller, &psn_no)?;
+            caller.may_act_for(&psn_no)?;
             Ok(engine.unbind(&caller.context(today), &psn_no, &other)?)
         })
         .await?;
@@ -455,7 +460,7 @@ pub async fn bindings<S: Store + 'static>(
 ) -> ApiResult<Json<BindingsView>> {
     let view = state
         .call(credentials, move |engine, caller, _| {
-            may_read(engine, caller, &psn_no)?;
+            readable_person(engine, caller, &psn_no)?;
             let items = engine.associations(&psn_no)?.iter().map(|b| binding_view(&psn_no, b)).collect();
             Ok(BindingsView { psn_no, items })
         })
@@ -478,18 +483,20 @@ pub async fn grant_quota<S: Store + 'static>(
 ) -> ApiResult<(StatusCode, Json<QuotaGrantedView>)> {
     let amount = Money::parse_positive(&body.amount)?;
     let id_number = IdNumber::parse(&body.relative_id_number)?;
-    let relative_name = parse_name(&body.relative_name, "relative_name")?;
+    let relative_name = parse_name(&body.relative_name, "relative_name", "X1")?;
+    parse_relation(&body.relation, "X1")?;
     let relative_area = body.relative_area.as_deref().map(AreaCode::parse).transpose()?;
     let view = state
         .call(credentials, move |engine, caller, today| {
-            may_act_for(caller, &psn_no)?;
+            caller.may_act_for(&psn_no)?;
+            let ctx = caller.context(today);
             let relative_area = match relative_area {
                 Some(area) => area,
-                None => engine.person(&psn_no)?.area,
+                None => engine.person_for(&ctx, &psn_no)?.area,
             };
             let grant =
                 QuotaGrant { donor: psn_no, relative_name, relative_id_number: id_number.as_str().to_string(), relative_area, relation: body.relation, amount };
-            let granted = engine.grant_quota(&caller.context(today), &grant)?;
+            let granted = engine.grant_quota(&ctx, &grant)?;
             Ok(QuotaGrantedView {
                 uid: granted.uid,
                 top_up: granted.top_up,
@@ -515,7 +522,7 @@ pub async fn end_quota<S: Store + 'static>(
 ) -> ApiResult<Json<QuotaEndedView>> {
     let view = state
         .call(credentials, move |engine, caller, today| {
-            may_act_for(caller, &psn_no)?;
+            caller.may_act_for(&psn_no)?;
             let ended = engine.end_quota(&caller.context(today), &psn_no, &uid)?;
             Ok(QuotaEndedView { uid: ended.uid, returned: ended.returned.to_string(), message_id: ended.message_id })
         })
@@ -534,7 +541,7 @@ pub async fn quotas<S: Store + 'static>(
 ) -> ApiResult<Json<QuotasView>> {
     let view = state
         .call(credentials, move |engine, caller, _| {
-            may_read(engine, caller, &psn_no)?;
+            readable_person(engine, caller, &psn_no)?;
             let items = engine.quotas(&psn_no)?.iter().map(|q| quota_view(&psn_no, q)).collect();
             Ok(QuotasView { psn_no, items })
         })
@@ -561,10 +568,14 @@ pub async fn pay_premium<S: Store + 'static>(
     if let Some(year) = body.year.filter(|y| !(2000..=2100).contains(y)) {
         return Err(ApiError::input(format!("year {year} is not a premium year")));
     }
+    if let (Some(payer), Some(relation)) = (&body.payer, &body.relation) {
+        text::check_psn_no("payer", "X4", payer)?;
+        parse_relation(relation, "X4")?;
+    }
     let view = state
         .call(credentials, move |engine, caller, today| {
             let acting = body.payer.as_deref().unwrap_or(&psn_no);
-            may_act_for(caller, acting)?;
+            caller.may_act_for(acting)?;
             let year = body.year.unwrap_or(today.year());
             let payer = body.payer.as_deref().zip(body.relation.as_deref());
             let paid = engine.pay_premium(&caller.context(today), &psn_no, payer, amount, year)?;
@@ -613,32 +624,17 @@ pub async fn list_outbox<S: Store + 'static>(
 
 // ---- roles and conversions ----
 
-/// §12 before the engine loads anything: an insured person acts only for themselves (N9), an
-/// institution never does family business. An operator's area (N11) is checked by the engine
-/// against the person's; admins act for anyone.
-fn may_act_for(caller: &Caller, psn_no: &str) -> ApiResult<()> {
-    match caller.role() {
-        Role::Insured if caller.spec.person.as_deref() != Some(psn_no) => {
-            Err(ApiError::domain(ErrorCode::NetworkNotAllowed, "N9", "an insured person acts only for themselves"))
-        }
-        Role::Institution => Err(ApiError::forbidden("§12", "institutions only settle bills")),
-        _ => Ok(()),
-    }
-}
-
-/// §12: reading a person's bindings or quotas, as reading the person (`GET /persons/{psn_no}`).
-fn may_read<S: Store>(engine: &gongji_engine::Engine<S>, caller: &Caller, psn_no: &str) -> ApiResult<()> {
-    caller.check_insured_self(psn_no)?;
-    let person = engine.person(psn_no)?;
-    caller.may_read_person(psn_no, &person.area)
-}
-
-fn parse_name(text: &str, what: &str) -> ApiResult<String> {
-    let name = text.trim();
-    if name.is_empty() || name.chars().count() > NAME_LEN_MAX || name.contains(char::is_control) {
-        return Err(ApiError::input(format!("{what} is 1-{NAME_LEN_MAX} printable characters")));
-    }
+/// A relative's name as typed, trimmed, then by the one text rule (issue 12).
+fn parse_name(typed: &str, what: &str, rule: &'static str) -> ApiResult<String> {
+    let name = typed.trim();
+    text::check_text(what, rule, name, text::NAME_CHARS_MAX)?;
     Ok(name.to_string())
+}
+
+/// A relation as typed: the policy's list decides which are allowed; the text rule refuses
+/// what could never be one (issue 12).
+fn parse_relation(typed: &str, rule: &'static str) -> ApiResult<()> {
+    Ok(text::check_text("relation", rule, typed, text::RELATION_CHARS_MAX)?)
 }
 
 fn account_name(account: &AccountRef) -> String {

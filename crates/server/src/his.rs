@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Local, NaiveDate};
 use gongji_core::settlement::{Bill, BillContent, BillItem, ItemClass};
-use gongji_core::{AccountRef, ErrorCode, IdNumber, InsuranceType, Money, PersonAccount, PersonStatus, VisitType};
+use gongji_core::{text, AccountRef, ErrorCode, IdNumber, InsuranceType, Money, PersonAccount, PersonStatus, VisitType};
 use gongji_engine::settlement::SettlementOutcome;
 use gongji_engine::Engine;
 use gongji_store::Store;
@@ -127,6 +127,8 @@ fn refusal(err: ApiError, msgid: Option<String>) -> Response {
 
 fn dispatch<S: Store>(engine: &Engine<S>, queue: &SettleQueue, caller: &Caller, today: NaiveDate, envelope: &HisEnvelope) -> Result<Value, ApiError> {
     let institution = envelope.fixmedins_code.as_deref().filter(|c| !c.trim().is_empty()).ok_or_else(|| ApiError::input("fixmedins_code is required"))?;
+    // Mapping: fixmedins_code is gongji's institution code, an identifier (§9; issue 12).
+    text::check_identifier("fixmedins_code", "§16", institution, text::IDENTIFIER_LEN_MAX)?;
     match caller.role() {
         Role::Institution | Role::Admin => caller.may_bill_for(institution)?,
         Role::Insured | Role::Operator => return Err(ApiError::forbidden("§12", "the HIS interface is for designated institutions")),
@@ -197,6 +199,9 @@ fn person_info<S: Store>(engine: &Engine<S>, today: NaiveDate, data: PersonInfoD
     }
     .ok_or_else(|| ApiError::input("identify the patient by resident ID number: mdtrt_cert_type 02 with mdtrt_cert_no, or psn_cert_type 01 with certno"))?;
     let id_number = IdNumber::parse(id_text.trim())?;
+    if let Some(name) = &data.psn_name {
+        text::check_optional_text("psn_name", "§16", name.trim(), text::NAME_CHARS_MAX)?;
+    }
     let person = engine.store().read(|tx| tx.person_by_id_number(id_number.as_str()))?;
     // A name that does not match is answered like an unknown number, so that the interface
     // cannot be used to learn who is registered under a number.
@@ -381,6 +386,13 @@ fn settle<S: Store>(
     if data.acct_used_flag.as_deref().map(str::trim) == Some("0") {
         return Err(ApiError::input("acct_used_flag 0 (no personal account) is settled by the platform, not by gongji"));
     }
+    // Mapping: psn_no is gongji's psn_no; mdtrt_id and chrg_bchno make the bill id, so each is
+    // an identifier by the one text rule (issue 12), named by its platform field.
+    text::check_psn_no("psn_no", "§16", data.psn_no.trim())?;
+    text::check_identifier("mdtrt_id", "§16", data.mdtrt_id.trim(), text::IDENTIFIER_LEN_MAX)?;
+    if let Some(batch) = data.chrg_bchno.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        text::check_identifier("chrg_bchno", "§16", batch, text::IDENTIFIER_LEN_MAX)?;
+    }
     let bill = Bill {
         institution: institution.to_string(),
         bill_id: bill_id(&data),
@@ -390,6 +402,7 @@ fn settle<S: Store>(
         date: today,
         content: bill_content(&data)?,
     };
+    bill.validate()?;
     let ctx = caller.context(today);
     let patient = bill.patient.clone();
     let outcome = match queue {

@@ -29,7 +29,7 @@ use gongji_store::Store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Caller, Credentials, Role};
+use crate::auth::Credentials;
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::wire::parse_date;
@@ -289,14 +289,6 @@ fn execute<S: Store>(engine: &Engine<S>, run: &JobRun) -> ApiResult<JobSummaryVi
     })
 }
 
-/// §10, §12: batch jobs are agency work, for operators and admins.
-fn may_run_jobs(caller: &Caller) -> ApiResult<()> {
-    match caller.role() {
-        Role::Operator | Role::Admin => Ok(()),
-        Role::Insured | Role::Institution => Err(ApiError::forbidden("§12", "batch jobs are run by the agency's operators and admins")),
-    }
-}
-
 /// B1–B3: start a batch job on a background thread; poll `GET /api/v1/jobs/{id}` for progress.
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobRequest,
     responses((status = 202, body = JobView), (status = "default", body = Problem, content_type = "application/problem+json")),
@@ -330,7 +322,7 @@ pub async fn start_job<S: Store + 'static>(
     let registry = state.jobs.clone();
     let view = state
         .call(credentials, move |engine_ref, caller, today| {
-            may_run_jobs(caller)?;
+            caller.may_run_jobs()?;
             // B1–B3: a job that is not due is refused here, before a thread starts.
             check_due(engine_ref, kind, year, date, today)?;
             let started_by = format!("{} {}", caller.role().as_str(), caller.spec.name);
@@ -348,7 +340,7 @@ pub async fn list_jobs<S: Store + 'static>(State(state): State<AppState<S>>, cre
     let registry = state.jobs.clone();
     let view = state
         .call(credentials, move |_, caller, _| {
-            may_run_jobs(caller)?;
+            caller.may_run_jobs()?;
             Ok(JobListView { items: registry.list().iter().map(|r| r.view()).collect() })
         })
         .await?;
@@ -363,7 +355,7 @@ pub async fn get_job<S: Store + 'static>(State(state): State<AppState<S>>, crede
     let registry = state.jobs.clone();
     let view = state
         .call(credentials, move |_, caller, _| {
-            may_run_jobs(caller)?;
+            caller.may_run_jobs()?;
             let run = registry
                 .get(id)
                 .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, job_code::NOT_FOUND, "", format!("no job {id} since the server started")))?;

@@ -401,7 +401,7 @@ pub fn parse_visit(text: &str) -> Result<VisitType, ApiError> {
 }
 
 impl BillRequest {
-    /// The core's bill; money parsed by `Money::parse` (P3).
+    /// The core's bill, checked by [`Bill::validate`]; money parsed by `Money::parse` (P3).
     pub fn to_bill(&self, institution: &str, business_date: NaiveDate) -> Result<Bill, ApiError> {
         let visit = parse_visit(&self.visit)?;
         let date = match &self.date {
@@ -428,7 +428,10 @@ impl BillRequest {
             }
             _ => return Err(ApiError::input("a bill gives either `items` or `split`")),
         };
-        Ok(Bill { institution: institution.to_string(), bill_id: self.bill_id.clone(), patient: self.patient.clone(), visit, date, content })
+        let bill = Bill { institution: institution.to_string(), bill_id: self.bill_id.clone(), patient: self.patient.clone(), visit, date, content };
+        // The ids and item texts by the one text rule (issue 12), before the engine sees it.
+        bill.validate()?;
+        Ok(bill)
     }
 }
 

@@ -102,14 +102,13 @@ async fn find<S: Store + 'static>(State(state): State<AppState<S>>, session: Ses
         Ok(id_number) => {
             state
                 .call(session.credentials(), move |engine, caller, _| {
-                    if !matches!(caller.role(), Role::Operator | Role::Admin) {
-                        return Err(ApiError::forbidden("§12", "finding persons by ID number is counter work"));
-                    }
-                    let person = engine
-                        .store()
-                        .read(|tx| tx.person_by_id_number(id_number.as_str()))?
+                    caller.may_find_persons()?;
+                    let person = engine.store().read(|tx| tx.person_by_id_number(id_number.as_str()))?;
+                    // An operator hears the same for a number registered in another area and
+                    // for one registered nowhere (issue 12, item 8).
+                    caller.may_administer_area(person.as_ref().map(|p| &p.area))?;
+                    let person = person
                         .ok_or_else(|| ApiError::domain(ErrorCode::PersonNotFound, "P1", format!("no insured person with ID number {}", id_number.masked())))?;
-                    caller.may_read_person(&person.psn_no, &person.area)?;
                     Ok(person.psn_no)
                 })
                 .await
@@ -147,8 +146,14 @@ async fn jobs_response<S: Store + 'static>(state: &AppState<S>, session: &Sessio
     let list = jobs::list_jobs(State(state.clone()), session.credentials()).await.map_err(|e| viewer.refused(e))?.0;
     let today = state.business_date();
     // B1: the year offered is the one whose year-end may run now.
-    let default_year =
-        state.call(session.credentials(), |engine, _, today| jobs::year_end_year(engine, today)).await.map_err(|e| viewer.refused(e))?.to_string();
+    let default_year = state
+        .call(session.credentials(), |engine, caller, today| {
+            caller.may_run_jobs()?;
+            jobs::year_end_year(engine, today)
+        })
+        .await
+        .map_err(|e| viewer.refused(e))?
+        .to_string();
     let value = |kind: &str, field: &str, default: String| -> String {
         if form.job == kind {
             let typed = if field == "year" { &form.year } else { &form.date };
@@ -241,7 +246,12 @@ async fn start_job<S: Store + 'static>(State(state): State<AppState<S>>, session
     if form.confirmed.as_deref() != Some("yes") {
         // B1–B3: a job that is not due is refused before anyone confirms it (the API refuses
         // it again when started).
-        let due = state.call(session.credentials(), move |engine, _, today| jobs::check_due(engine, kind, year, date, today)).await;
+        let due = state
+            .call(session.credentials(), move |engine, caller, today| {
+                caller.may_run_jobs()?;
+                jobs::check_due(engine, kind, year, date, today)
+            })
+            .await;
         if let Err(err) = due {
             if err.status == StatusCode::UNAUTHORIZED {
                 return Err(WebError::SignIn);
