@@ -129,11 +129,27 @@ impl Bill {
     /// The bill's content as one canonical line, so that a repeat can be compared (ST6).
     pub fn fingerprint(&self) -> String {
         let content = match &self.content {
-            BillContent::Items(items) => items.iter().map(|i| format!("{}|{}|{}|{}", i.code, i.name, i.amount.fen(), i.class)).collect::<Vec<_>>().join(";"),
+            // `|` and `;` inside a code or name are escaped, so that two different bills never
+            // share a fingerprint (a text without them reads as it always did).
+            BillContent::Items(items) => {
+                items.iter().map(|i| format!("{}|{}|{}|{}", escape(&i.code), escape(&i.name), i.amount.fen(), i.class)).collect::<Vec<_>>().join(";")
+            }
             BillContent::Split(s) => format!("split|{}|{}|{}|{}", s.fund_pay.fen(), s.self_borne.fen(), s.first_self_pay.fen(), s.self_funded.fen()),
         };
         format!("{}\n{}\n{}\n{}\n{}\n{}", self.institution, self.bill_id, self.patient, self.visit, self.date, content)
     }
+}
+
+/// A fingerprint field with its separators escaped (`\\`, `\|`, `\;`).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '|' | ';') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A person's running totals for one visit type in one year (ST1).
@@ -447,6 +463,24 @@ mod tests {
 
     fn paid(plan: &PaymentPlan) -> Vec<(String, i64)> {
         plan.lines.iter().map(|l| (l.account.key(), l.amount.fen() / 100)).collect()
+    }
+
+    #[test]
+    fn st6_different_item_texts_never_share_a_fingerprint() {
+        let bill = |code: &str, name: &str| Bill {
+            institution: "H1".into(),
+            bill_id: "b".into(),
+            patient: "P".into(),
+            visit: Outpatient,
+            date: NaiveDate::from_ymd_opt(2024, 3, 1).unwrap(),
+            content: BillContent::Items(vec![BillItem { code: code.into(), name: name.into(), amount: Money::yuan(1), class: ItemClass::A }]),
+        };
+        // Under the old format both read "a|b|c|100|A".
+        assert_ne!(bill("a|b", "c").fingerprint(), bill("a", "b|c").fingerprint());
+        assert_ne!(bill("a;b", "c").fingerprint(), bill("a", "b;c").fingerprint());
+        assert_ne!(bill("a\\", "|c").fingerprint(), bill("a\\|", "c").fingerprint());
+        // A text without separators reads as it always did (stored fingerprints still match).
+        assert!(bill("X1", "药").fingerprint().ends_with("X1|药|100|A"));
     }
 
     #[test]

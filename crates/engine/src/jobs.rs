@@ -308,6 +308,7 @@ impl<S: Store> Engine<S> {
         if payee.trim().is_empty() {
             return Err(Error::domain(ErrorCode::InputInvalid, "B4", "name the heirs, or the planning area the person moves to"));
         }
+        gongji_core::text::check_text("payee", "B4", payee, gongji_core::text::LABEL_CHARS_MAX)?;
         self.store.write(|tx| {
             let person = load_person(tx, psn_no)?;
             if tx.liquidation(psn_no)?.is_some() || person.status == PersonStatus::Cancelled {

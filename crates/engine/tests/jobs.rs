@@ -148,6 +148,8 @@ fn b4_liquidation_pays_out_with_interest_and_dissolves_the_network<S: Store>(eng
     assert!(engine.person_overview("S").unwrap().network.is_none(), "B4: a promoter's network is dissolved");
     assert_eq!(code(engine.liquidate(&counter_ctx, "P", LiquidationReason::Death, "x").unwrap_err()), "person.status");
     assert_eq!(code(engine.liquidate(&counter_ctx, "S", LiquidationReason::TransferOut, "Shanghai").unwrap_err()), "input.invalid");
+    // Issue 12 item 6: the payee is free text under the one text rule.
+    assert_eq!(code(engine.liquidate(&counter_ctx, "S", LiquidationReason::Death, "继承人\n李某").unwrap_err()), "input.invalid");
     let moved = engine.liquidate(&counter_ctx, "S", LiquidationReason::TransferOut, "310000").unwrap();
     assert_eq!((moved.principal, moved.entry_id), (Money::ZERO, None));
     assert_clean(&engine);
