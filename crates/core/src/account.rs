@@ -4,7 +4,8 @@
 use std::fmt;
 
 use crate::money::Money;
-use crate::person::{string_enum, AreaCode};
+use crate::person::AreaCode;
+use crate::string_enum::string_enum;
 
 /// The largest balance a person's account may hold (ST10, P3): 10,000,000,000.00 yuan, far above
 /// any real personal account (the whole fund of a large city is of this order). With it, an

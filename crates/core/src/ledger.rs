@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::account::AccountRef;
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::money::Money;
-use crate::person::{string_enum, Actor, Channel};
+use crate::person::{Actor, Channel};
+use crate::string_enum::string_enum;
 
 /// What a journal entry is for. One meaning per word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

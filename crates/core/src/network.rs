@@ -4,8 +4,9 @@ use chrono::NaiveDate;
 
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::money::Money;
-use crate::person::{string_enum, AreaCode, InsuranceType, Person, PersonStatus};
+use crate::person::{AreaCode, InsuranceType, Person, PersonStatus};
 use crate::policy::Policy;
+use crate::string_enum::string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MemberState {

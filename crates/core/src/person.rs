@@ -1,5 +1,6 @@
 //! Persons (P1), who acts and through which channel (P6).
 
+use crate::string_enum::string_enum;
 use std::fmt;
 
 use crate::error::{DomainError, DomainResult, ErrorCode};
@@ -49,29 +50,6 @@ pub enum PersonStatus {
     /// 撤销待清算
     PendingLiquidation,
 }
-
-macro_rules! string_enum {
-    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-
-            pub fn parse(text: &str) -> Option<$ty> {
-                match text { $($text => Some($ty::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use string_enum;
 
 string_enum!(InsuranceType { Employee => "employee", Resident => "resident", Special => "special" });
 string_enum!(PersonStatus {

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::money::{Money, Ratio};
-use crate::person::{string_enum, AreaCode};
+use crate::person::AreaCode;
+use crate::string_enum::string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VisitType {

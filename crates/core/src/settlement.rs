@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 use crate::account::{AccountRef, PersonAccount};
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::money::{Money, Ratio};
-use crate::person::{string_enum, PersonStatus};
+use crate::person::PersonStatus;
 use crate::policy::{AccountScope, Benefit, BurdenPart, VisitType};
+use crate::string_enum::string_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemClass {
@@ -213,6 +214,37 @@ pub enum SourceRole {
 }
 
 impl SourceRole {
+    /// The stored text form: `own_cur`, `own_his`, `own_mut`, `family_mut:<position>`,
+    /// `association`, `quota`.
+    pub fn key(self) -> String {
+        match self {
+            SourceRole::OwnCur => "own_cur".into(),
+            SourceRole::OwnHis => "own_his".into(),
+            SourceRole::OwnMut => "own_mut".into(),
+            SourceRole::FamilyMut { position } => format!("family_mut:{position}"),
+            SourceRole::Association => "association".into(),
+            SourceRole::Quota => "quota".into(),
+        }
+    }
+
+    /// The role of a stored text form ([`SourceRole::key`]).
+    pub fn parse_key(text: &str) -> Option<SourceRole> {
+        match text {
+            "own_cur" => Some(SourceRole::OwnCur),
+            "own_his" => Some(SourceRole::OwnHis),
+            "own_mut" => Some(SourceRole::OwnMut),
+            "association" => Some(SourceRole::Association),
+            "quota" => Some(SourceRole::Quota),
+            other => {
+                let position = other.strip_prefix("family_mut:")?;
+                if position.starts_with('0') || position.starts_with('+') {
+                    return None;
+                }
+                position.parse().ok().map(|position| SourceRole::FamilyMut { position })
+            }
+        }
+    }
+
     pub fn label_zh(self) -> String {
         match self {
             SourceRole::OwnCur => "本人当年账户".into(),
@@ -463,6 +495,18 @@ mod tests {
 
     fn paid(plan: &PaymentPlan) -> Vec<(String, i64)> {
         plan.lines.iter().map(|l| (l.account.key(), l.amount.fen() / 100)).collect()
+    }
+
+    #[test]
+    fn st2_source_roles_read_back_from_their_key() {
+        for role in
+            [SourceRole::OwnCur, SourceRole::OwnHis, SourceRole::OwnMut, SourceRole::FamilyMut { position: 12 }, SourceRole::Association, SourceRole::Quota]
+        {
+            assert_eq!(SourceRole::parse_key(&role.key()), Some(role));
+        }
+        for bad in ["family_mut:", "family_mut:x", "family_mut:01", "family_mut:+1", "own", ""] {
+            assert_eq!(SourceRole::parse_key(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -52,7 +52,6 @@ pub mod state {
 }
 
 /// The role name settlement lines carry for quota money.
-pub const ROLE: &str = "quota";
 
 /// What the donor enters: the relative by name and ID number, as in TR, and their area.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -468,7 +467,12 @@ pub(crate) fn append_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person,
 
 /// After a settlement is stored: charges what the quota account paid to the relationships.
 pub(crate) fn on_settled(tx: &mut dyn Tx, ctx: &Context, stored: &StoredSettlement) -> Result<()> {
-    let paid: Money = stored.lines.iter().filter(|(_, role, _)| role == ROLE).map(|(_, _, amount)| *amount).sum();
+    let mut paid = Money::ZERO;
+    for (_, role, amount) in &stored.lines {
+        if crate::settlement::stored_role(role)? == SourceRole::Quota {
+            paid = paid.plus(*amount);
+        }
+    }
     if paid.is_zero() {
         return Ok(());
     }

@@ -34,8 +34,8 @@ pub type Step = StoredStep;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub account: AccountRef,
-    /// `own_cur`, `own_his`, `own_mut`, `family_mut:<position>`, `association`.
-    pub role: String,
+    /// Where the account stood in the waterfall (ST2).
+    pub role: SourceRole,
     pub amount: Money,
 }
 
@@ -230,7 +230,7 @@ impl<S: Store> Engine<S> {
                     ));
                 }
                 // A repeat answers the settlement that stands, whose payments are posted.
-                return Ok(outcome_of_stored(&live, true));
+                return outcome_of_stored(&live, true);
             }
             // ST6: the bill's settlement was cancelled: it settles again as a new settlement,
             // with this content (a correction, ST8, may change it), charging the accounts anew.
@@ -294,13 +294,13 @@ impl<S: Store> Engine<S> {
             deductible_applied: outcome.deductible_applied,
             cash: plan.cash,
             entry_id,
-            lines: plan.lines.iter().map(|l| (l.account.clone(), role_name(l.role), l.amount)).collect(),
+            lines: plan.lines.iter().map(|l| (l.account.clone(), l.role.key(), l.amount)).collect(),
             steps: steps(&plan),
             cancelled: None,
         };
         tx.insert_settlement(&stored)?;
         crate::quota::on_settled(tx, ctx, &stored)?;
-        Ok(outcome_of_stored(&stored, false))
+        outcome_of_stored(&stored, false)
     }
 }
 
@@ -393,7 +393,12 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str, a
     let mut postings = Vec::new();
     for (account, role, amount) in &stored.lines {
         let owner = account.owner().unwrap_or_default().to_string();
-        let owner_left = role.starts_with("family_mut") && tx.network_of(&owner)?.map(|n| n.id) != stored.network_id;
+        // ST8: only another member's MUT can have left the network since; the patient's own
+        // accounts, association and quota money always go straight back.
+        let owner_left = match stored_role(role)? {
+            SourceRole::FamilyMut { .. } => tx.network_of(&owner)?.map(|n| n.id) != stored.network_id,
+            SourceRole::OwnCur | SourceRole::OwnHis | SourceRole::OwnMut | SourceRole::Association | SourceRole::Quota => false,
+        };
         if owner_left {
             postings.push(Posting { account: holding_account.clone(), amount: *amount });
             outcome.held.push((owner, *amount));
@@ -435,19 +440,13 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str, a
     Ok(outcome)
 }
 
-fn role_name(role: SourceRole) -> String {
-    match role {
-        SourceRole::OwnCur => "own_cur".into(),
-        SourceRole::OwnHis => "own_his".into(),
-        SourceRole::OwnMut => "own_mut".into(),
-        SourceRole::FamilyMut { position } => format!("family_mut:{position}"),
-        SourceRole::Association => "association".into(),
-        SourceRole::Quota => crate::quota::ROLE.into(),
-    }
+/// A stored line's role; an unknown text is corrupt data, never guessed.
+pub(crate) fn stored_role(text: &str) -> Result<SourceRole> {
+    SourceRole::parse_key(text).ok_or_else(|| gongji_store::StoreError::Corrupt(format!("settlement line role {text:?}")).into())
 }
 
 fn payments(plan: &PaymentPlan) -> Vec<Payment> {
-    plan.lines.iter().map(|l| Payment { account: l.account.clone(), role: role_name(l.role), amount: l.amount }).collect()
+    plan.lines.iter().map(|l| Payment { account: l.account.clone(), role: l.role, amount: l.amount }).collect()
 }
 
 fn steps(plan: &PaymentPlan) -> Vec<Step> {
@@ -455,7 +454,7 @@ fn steps(plan: &PaymentPlan) -> Vec<Step> {
         .iter()
         .map(|s| Step {
             account: s.account.as_ref().map(AccountRef::key),
-            role: s.role.map(role_name),
+            role: s.role.map(SourceRole::key),
             amount: s.amount,
             code: s.code.to_string(),
             rule: s.rule.to_string(),
@@ -468,8 +467,13 @@ impl SettlementOutcome {
     /// A stored settlement as an outcome (the one conversion, used by every answer). A
     /// settlement answered as paid is one that stands: [`Engine::settle`] never answers a
     /// cancelled one (ST6); the HIS dialect uses this to report a cancel's reversal.
-    pub fn from_stored(stored: &StoredSettlement, replayed: bool) -> SettlementOutcome {
-        SettlementOutcome {
+    pub fn from_stored(stored: &StoredSettlement, replayed: bool) -> Result<SettlementOutcome> {
+        let payments = stored
+            .lines
+            .iter()
+            .map(|(account, role, amount)| Ok(Payment { account: account.clone(), role: stored_role(role)?, amount: *amount }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SettlementOutcome {
             institution: stored.institution.clone(),
             bill_id: stored.bill_id.clone(),
             settlement_id: settlement_id(&stored.bill_id, stored.attempt),
@@ -478,16 +482,16 @@ impl SettlementOutcome {
             visit: stored.visit,
             policy_id: stored.policy_id.clone(),
             split: stored.split,
-            payments: stored.lines.iter().map(|(account, role, amount)| Payment { account: account.clone(), role: role.clone(), amount: *amount }).collect(),
+            payments,
             cash: stored.cash,
             steps: stored.steps.clone(),
             replayed,
-        }
+        })
     }
 }
 
 /// The answer of a settlement that stands (ST6: never a cancelled one).
-fn outcome_of_stored(stored: &StoredSettlement, replayed: bool) -> SettlementOutcome {
+fn outcome_of_stored(stored: &StoredSettlement, replayed: bool) -> Result<SettlementOutcome> {
     debug_assert!(stored.cancelled.is_none(), "a cancelled settlement is never answered as paid (ST6)");
     SettlementOutcome::from_stored(stored, replayed)
 }

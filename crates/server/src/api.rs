@@ -394,7 +394,7 @@ pub async fn get_bill<S: Store + 'static>(
         .call(credentials, move |engine, caller, _| {
             caller.may_bill_for(&institution)?;
             let stored = find_settlement(engine, &institution, &bill_id)?;
-            Ok(stored_settlement_view(&stored, naming(caller, &stored.patient)))
+            stored_settlement_view(&stored, naming(caller, &stored.patient))
         })
         .await?;
     Ok(Json(view))
@@ -535,8 +535,8 @@ pub(crate) fn find_settlement<S: Store>(engine: &Engine<S>, institution: &str, b
         .ok_or_else(|| ApiError::domain(ErrorCode::SettlementNotFound, "ST8", format!("no settled bill {bill_id:?} of {institution:?}")))
 }
 
-fn stored_settlement_view(stored: &StoredSettlement, naming: Naming<'_>) -> SettlementView {
-    naming.settlement_as(&SettlementOutcome::from_stored(stored, true), stored.cancelled.is_some())
+fn stored_settlement_view(stored: &StoredSettlement, naming: Naming<'_>) -> ApiResult<SettlementView> {
+    Ok(naming.settlement_as(&SettlementOutcome::from_stored(stored, true)?, stored.cancelled.is_some()))
 }
 
 #[derive(Debug, Clone, Copy)]

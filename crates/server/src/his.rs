@@ -500,7 +500,7 @@ fn cancel<S: Store>(engine: &Engine<S>, caller: &Caller, today: NaiveDate, insti
     let cancelled = engine.cancel_settlement(&caller.context(today), institution, setl_id)?;
     let overview = engine.person_overview(&stored.patient)?;
     // The settlement as it was, to report the reversal with the platform's negative amounts.
-    let mut outcome = SettlementOutcome::from_stored(&stored, cancelled.replayed);
+    let mut outcome = SettlementOutcome::from_stored(&stored, cancelled.replayed)?;
     outcome.steps.clear();
     let balc = overview.cur.plus(overview.his).plus(overview.mutual);
     // Mapping: the reversal is reported as the platform does, with negative amounts and the
