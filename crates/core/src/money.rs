@@ -80,6 +80,9 @@ impl Money {
         self.checked_sub(other).expect("money overflow")
     }
 
+    /// Negation for amounts already bounded by validation. An inherent method rather than
+    /// `std::ops::Neg`, so that `amount.neg()` reads the same everywhere without an import.
+    #[allow(clippy::should_implement_trait)]
     pub fn neg(self) -> Money {
         self.checked_neg().expect("money overflow")
     }
@@ -134,10 +137,6 @@ impl Ratio {
     pub const ONE_MILLION: i64 = 1_000_000;
     pub const ZERO: Ratio = Ratio(0);
     pub const ONE: Ratio = Ratio(Ratio::ONE_MILLION);
-
-    pub const fn from_per_million(value: i64) -> Ratio {
-        Ratio(value)
-    }
 
     pub const fn per_million(self) -> i64 {
         self.0

@@ -91,11 +91,6 @@ impl Person {
         }
         Ok(())
     }
-
-    /// Name with all but the first character masked, for logs (`张**`).
-    pub fn masked_name(&self) -> String {
-        mask_name(&self.name)
-    }
 }
 
 pub fn mask_name(name: &str) -> String {

@@ -64,10 +64,6 @@ impl AccountScope {
     pub fn allows(&self, part: BurdenPart, visit: VisitType) -> bool {
         self.parts.contains(&part) && self.visits.contains(&visit)
     }
-
-    pub fn allows_visit(&self, visit: VisitType) -> bool {
-        self.visits.contains(&visit)
-    }
 }
 
 /// Benefit rules for one visit type (ST1).

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::account::{AccountRef, PersonAccount};
+use crate::account::AccountRef;
 use crate::error::{DomainError, DomainResult, ErrorCode};
 use crate::money::{Money, Ratio};
 use crate::person::PersonStatus;
@@ -314,12 +314,6 @@ pub struct PaymentPlan {
     pub steps: Vec<ExplanationStep>,
 }
 
-impl PaymentPlan {
-    pub fn paid_by_accounts(&self) -> Money {
-        self.lines.iter().map(|l| l.amount).sum()
-    }
-}
-
 const PART_ORDER: [BurdenPart; 3] = [BurdenPart::SelfBorne, BurdenPart::FirstSelfPay, BurdenPart::SelfFunded];
 
 /// ST2–ST4, ST7: walks `sources` in the given order (own CUR, own HIS, own MUT, family MUTs in
@@ -439,17 +433,6 @@ pub fn visit_zh(visit: VisitType) -> &'static str {
     }
 }
 
-/// Which personal account a role draws on, for the engine's bookkeeping.
-pub fn role_account(role: SourceRole) -> Option<PersonAccount> {
-    match role {
-        SourceRole::OwnCur => Some(PersonAccount::Cur),
-        SourceRole::OwnHis => Some(PersonAccount::His),
-        SourceRole::OwnMut | SourceRole::FamilyMut { .. } => Some(PersonAccount::Mut),
-        SourceRole::Association => None,
-        SourceRole::Quota => Some(PersonAccount::Quota),
-    }
-}
-
 impl Bill {
     /// The bill's total: the sum of its items or of its split (ST10 bounds it). Saturates
     /// instead of overflowing, so that a bill [`Bill::validate`] would refuse still compares
@@ -466,6 +449,7 @@ impl Bill {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::PersonAccount;
     use crate::policy::BurdenPart::*;
     use crate::policy::VisitType::*;
 

@@ -51,8 +51,6 @@ pub mod state {
     pub const REJECTED: &str = "rejected";
 }
 
-/// The role name settlement lines carry for quota money.
-
 /// What the donor enters: the relative by name and ID number, as in TR, and their area.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaGrant {

@@ -67,7 +67,7 @@ fn issue12_item6_st6_a_bill_id_with_a_line_feed_is_refused_on_settle<S: Store>(e
         assert_eq!((err.code.as_str(), err.rule), ("input.invalid", "ST6"), "{err}");
         assert!(!err.message.contains('\n'), "{:?}", err.message);
     }
-    let many = engine.settle_many(&hospital("H1"), &[bad_id.clone()]).unwrap();
+    let many = engine.settle_many(&hospital("H1"), std::slice::from_ref(&bad_id)).unwrap();
     assert_eq!(code(many.into_iter().next().unwrap().unwrap_err()), "input.invalid");
     let bad_institution = gongji_core::settlement::Bill { institution: "H\u{202E}1".into(), ..split_bill("b1", "P", VisitType::Outpatient, "80", "20") };
     assert_eq!(refusal(engine.settle(&hospital("H1"), &bad_institution).unwrap_err()).rule, "§9");
@@ -92,9 +92,12 @@ fn issue12_item6_p6_a_status_reason_is_text<S: Store>(engine: Engine<S>) {
     assert_eq!(engine.person("P").unwrap().status, PersonStatus::Suspended);
 }
 
+/// An engine operation that acts for the person it is given.
+type Acting<S> = fn(&Engine<S>, &Context, &str) -> Result<(), Error>;
+
 /// Every operation that acts for the person `psn` (the first psn_no it takes), with harmless
 /// other arguments: each must be refused for a caller who may not act for `psn`.
-fn acting_operations<S: Store>() -> Vec<(&'static str, fn(&Engine<S>, &Context, &str) -> Result<(), Error>)> {
+fn acting_operations<S: Store>() -> Vec<(&'static str, Acting<S>)> {
     vec![
         ("move", |e, ctx, psn| e.move_mutual_aid(ctx, psn, PersonAccount::His, PersonAccount::Mut, yuan("1")).map(drop)),
         ("preset", |e, ctx, psn| e.set_preset(ctx, psn, Some(yuan("1")))),

@@ -54,7 +54,7 @@ pub const TX_RETRIES_MAX: u32 = 16;
 /// A store: opens transactions. Implementations are cheap to share between threads.
 pub trait Store: Send + Sync {
     /// Runs `work` in a write transaction: commit on `Ok`, roll back on `Err`. Writers are
-    /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: serialisable isolation), so balances
+    /// serialised (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `REPEATABLE READ` snapshots, in which only the first of two updaters of a row commits), so balances
     /// read inside `work` stay true until it commits (ST9). A backend may roll back and run
     /// `work` again when the database asks for a retry (a serialisation failure), at most
     /// [`TX_RETRIES_MAX`] times: `work` must have no effect outside the transaction that

@@ -127,6 +127,8 @@ fn yuan_label(fen: i64) -> String {
 }
 
 #[cfg(test)]
+// Amounts in fen are written yuan_fen (`100_00` is 100.00 yuan).
+#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
 
