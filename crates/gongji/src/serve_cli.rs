@@ -22,7 +22,9 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Load the seed families (seeds/003) into an empty store and print tokens to try with.
+    /// Load the seed families (seeds/003) into an empty store, mark it as a demo store, and
+    /// print tokens to try with; the web sign-in then signs in with one click. Refused on a
+    /// store that has persons and was not created by --demo.
     #[arg(long)]
     pub demo: bool,
     /// Largest request body accepted, in bytes.
@@ -67,13 +69,20 @@ pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Resu
     let store = SqliteStore::open(database).with_context(|| format!("opening {}", database.display()))?;
     let engine = Arc::new(Engine::new(store, preset_book()));
     if args.demo {
-        let loaded = demo::load_if_empty(&engine).map_err(|e| anyhow!("loading the demo families: {}", e.detail))?;
+        let prepared = match demo::prepare(&engine) {
+            Ok(prepared) => prepared,
+            Err(err @ demo::DemoError::RealStore) => {
+                eprintln!("{err}");
+                eprintln!("({})", engine.store().describe());
+                return Ok(ExitCode::from(2));
+            }
+            Err(err) => return Err(anyhow!("preparing the demo store: {err}")),
+        };
         println!(
             "{}",
-            if loaded {
-                "demo: loaded the seed families of seeds/003 (area 330200):"
-            } else {
-                "demo: the store already has persons in 330200; families kept as they are:"
+            match prepared {
+                demo::Prepared::Loaded => "demo: loaded the seed families of seeds/003 (area 330200) into a new demo store:",
+                demo::Prepared::Kept => "demo: this store was created by --demo; families kept as they are:",
             }
         );
         for story in demo::stories() {

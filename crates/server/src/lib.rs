@@ -62,7 +62,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     pub business_date: Option<NaiveDate>,
     /// `serve --demo`: the web sign-in page lists the demo families and signs in as one of
-    /// them, or as the demo area's operator, without a token (see [`web`]).
+    /// them, or as the demo area's operator, without a token (see [`web`]) — only on a store
+    /// that carries the demo mark ([`demo::prepare`]).
     pub demo: bool,
 }
 

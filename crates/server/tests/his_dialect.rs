@@ -30,7 +30,7 @@ fn ok(response: &gongji_server::client::HttpResponse) -> Value {
 #[test]
 fn s16_his_outpatient_visit_1101_2206_2207_2208() {
     let mut app = TestApp::start("2024-03-01");
-    assert!(demo::load_if_empty(&app.engine).unwrap());
+    assert_eq!(demo::prepare(&app.engine).unwrap(), demo::Prepared::Loaded);
     let hospital = app.institution(demo::DEMO_INSTITUTION);
     let c1 = app.engine.person("C1").unwrap();
 
@@ -106,7 +106,7 @@ fn s16_his_outpatient_visit_1101_2206_2207_2208() {
 #[test]
 fn s16_his_refusals_stay_in_the_envelope() {
     let mut app = TestApp::start("2024-03-01");
-    assert!(demo::load_if_empty(&app.engine).unwrap());
+    assert_eq!(demo::prepare(&app.engine).unwrap(), demo::Prepared::Loaded);
     let hospital = app.institution("H0001");
     let entries = app.audit_entries();
     // 先行自付 without fee details cannot be split by the area's policy: refused, nothing written.
