@@ -56,6 +56,7 @@ fn start_demo(database: &Path) -> (Child, Vec<String>, String) {
     loop {
         let line = received.recv_timeout(GENEROUS).unwrap_or_else(|_| {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("serve --demo did not start; it printed:\n{}", printed.join("\n"))
         });
         if let Some(rest) = line.strip_prefix("gongji serving ") {

@@ -338,6 +338,7 @@ fn is_connection_error(err: &std::io::Error) -> bool {
 /// the hard one) when it is lower. Returns the soft limit now in force. Fails when even the
 /// hard limit is too low, since the connection cap would then not protect the service.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux and macOS, i64 on some BSDs
 pub fn reserve_file_descriptors(max_connections: usize) -> std::io::Result<u64> {
     let needed = (max_connections as u64).saturating_add(FILE_DESCRIPTORS_RESERVED);
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
