@@ -22,7 +22,9 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Load the seed families (seeds/003) into an empty store and print tokens to try with.
+    /// Load the seed families (seeds/003) into an empty store, mark it as a demo store, and
+    /// print tokens to try with; the web sign-in then signs in with one click. Refused on a
+    /// store that has persons and was not created by --demo.
     #[arg(long)]
     pub demo: bool,
     /// Largest request body accepted, in bytes.
@@ -31,6 +33,15 @@ pub struct ServeArgs {
     /// Longest a request may take, in seconds.
     #[arg(long, default_value_t = gongji_server::REQUEST_TIMEOUT_DEFAULT.as_secs())]
     pub timeout: u64,
+    /// Longest a client may take to send a request's headers (and longest a kept-alive
+    /// connection may stay idle), in seconds; then the connection is closed.
+    #[arg(long, default_value_t = gongji_server::HEADER_TIMEOUT_DEFAULT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Most connections open at once; further clients wait in the kernel's accept queue until
+    /// one closes. Must fit in the process's open-file limit (ulimit -n), which is raised
+    /// towards its hard limit when needed.
+    #[arg(long, default_value_t = gongji_server::MAX_CONNECTIONS_DEFAULT as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     pub log_level: tracing::Level,
@@ -64,16 +75,27 @@ pub enum TokenCommand {
 
 pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Result<ExitCode> {
     gongji_server::init_logging(args.log_level);
+    let max_connections = args.max_connections as usize;
+    // The connection cap protects the service only if that many connections fit in the open-file
+    // limit, with room for the store and the runtime (issue 12 item 5).
+    gongji_server::reserve_file_descriptors(max_connections).map_err(|err| anyhow!("--max-connections {max_connections}: {err}"))?;
     let store = SqliteStore::open(database).with_context(|| format!("opening {}", database.display()))?;
     let engine = Arc::new(Engine::new(store, preset_book()));
     if args.demo {
-        let loaded = demo::load_if_empty(&engine).map_err(|e| anyhow!("loading the demo families: {}", e.detail))?;
+        let prepared = match demo::prepare(&engine) {
+            Ok(prepared) => prepared,
+            Err(err @ demo::DemoError::RealStore) => {
+                eprintln!("{err}");
+                eprintln!("({})", engine.store().describe());
+                return Ok(ExitCode::from(2));
+            }
+            Err(err) => return Err(anyhow!("preparing the demo store: {err}")),
+        };
         println!(
             "{}",
-            if loaded {
-                "demo: loaded the seed families of seeds/003 (area 330200):"
-            } else {
-                "demo: the store already has persons in 330200; families kept as they are:"
+            match prepared {
+                demo::Prepared::Loaded => "demo: loaded the seed families of seeds/003 (area 330200) into a new demo store:",
+                demo::Prepared::Kept => "demo: this store was created by --demo; families kept as they are:",
             }
         );
         for story in demo::stories() {
@@ -86,8 +108,15 @@ pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Resu
         println!("demo: for example");
         println!("  curl -s -H 'Authorization: Bearer <insured A1 token>' http://{}/api/v1/persons/A1", args.listen);
     }
-    let config =
-        ServerConfig { body_len_max: args.body_limit, request_timeout: Duration::from_secs(args.timeout.max(1)), business_date: date, demo: args.demo };
+    let config = ServerConfig {
+        body_len_max: args.body_limit,
+        request_timeout: Duration::from_secs(args.timeout.max(1)),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_connections,
+        business_date: date,
+        demo: args.demo,
+    };
+    let limits = gongji_server::ConnectionLimits::new(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
@@ -96,8 +125,8 @@ pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Resu
             "gongji serving {} on http://{addr} (web pages: http://{addr}/ ; OpenAPI: http://{addr}/openapi.json); Ctrl-C stops",
             engine.store().describe()
         );
-        tracing::info!(%addr, "listening");
-        gongji_server::serve(listener, gongji_server::app(engine, config), gongji_server::shutdown_signal()).await?;
+        tracing::info!(%addr, max_connections, header_timeout_s = args.header_timeout, "listening");
+        gongji_server::serve(listener, gongji_server::app(engine, config), limits, gongji_server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     })?;

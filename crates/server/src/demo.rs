@@ -2,12 +2,18 @@
 //! scenario files `seed003_*.toml`), loaded into an empty store up to the moment before their
 //! bills, so that a new user can settle them over HTTP and see the seeds' answers; and a set
 //! of tokens to try with.
+//!
+//! The demo mark (issue 12 item 7): the web pages' one-click sign-in hands out an operator
+//! token to anyone, so it exists only on a store that `--demo` itself created. [`prepare`] marks
+//! a store in the same transaction that finds it without persons (before the families are
+//! loaded: each engine operation is a transaction of its own), keeps a store marked before, and
+//! refuses any other store that has persons ([`DemoError::RealStore`]).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::{Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus};
 use gongji_engine::persons::Credit;
 use gongji_engine::{Context, Engine};
-use gongji_store::Store;
+use gongji_store::{Store, StoreError};
 
 use crate::auth::{self, Role, TokenSpec};
 use crate::problem::ApiError;
@@ -116,13 +122,100 @@ const FAMILIES: &[Family] = &[
     },
 ];
 
-/// Loads the demo families when the store has nobody in the demo area yet. Returns whether it
-/// loaded them.
-pub fn load_if_empty<S: Store>(engine: &Engine<S>) -> Result<bool, ApiError> {
-    let area = AreaCode::parse(DEMO_AREA)?;
-    if !engine.store().read(|tx| tx.persons_in_area(&area, "", 1))?.is_empty() {
-        return Ok(false);
+/// What [`prepare`] did with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    /// The store had no persons (or was marked by a run that stopped before its first person):
+    /// it is marked as the demo's and the demo families are loaded.
+    Loaded,
+    /// The store is one that `--demo` created before: kept as it is.
+    Kept,
+}
+
+/// Why [`prepare`] did not prepare the store.
+#[derive(Debug)]
+pub enum DemoError {
+    /// The store has persons and no demo mark: a real store. `--demo` refuses it, because the
+    /// one-click sign-in would give anyone an operator of real persons' money.
+    RealStore,
+    /// Reading, marking or loading failed.
+    Failed(ApiError),
+}
+
+impl std::fmt::Display for DemoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DemoError::RealStore => write!(
+                f,
+                "拒绝以 --demo 启动：这个数据库已有参保人，且不是 --demo 创建的演示库（演示模式让任何人一键以操作员身份登录）。\
+                 请用新的数据库文件试用，例如 --database demo.db；正式服务请去掉 --demo。\n\
+                 refusing --demo: this store has persons and was not created by --demo (the demo lets anyone sign in \
+                 as an operator with one click); try the demo on a new file (e.g. --database demo.db), or serve this \
+                 store without --demo"
+            ),
+            DemoError::Failed(err) => write!(f, "{}: {}", err.code, err.detail),
+        }
     }
+}
+
+impl std::error::Error for DemoError {}
+
+impl From<ApiError> for DemoError {
+    fn from(err: ApiError) -> DemoError {
+        DemoError::Failed(err)
+    }
+}
+
+/// Prepares the store for `serve --demo` (issue 12 item 7): a store without persons is marked
+/// as the demo's and gets the demo families; a store marked before is kept (a second
+/// `serve --demo` works); any other store, one with persons but no mark, is refused.
+pub fn prepare<S: Store>(engine: &Engine<S>) -> Result<Prepared, DemoError> {
+    enum Found {
+        Marked,
+        MarkedNow,
+        RealStore,
+    }
+    let found = engine
+        .store()
+        .write(|tx| -> Result<Found, StoreError> {
+            if tx.demo_mark()?.is_some() {
+                return Ok(Found::Marked);
+            }
+            // `person_areas` is empty exactly when the store has no person at all.
+            if !tx.person_areas()?.is_empty() {
+                return Ok(Found::RealStore);
+            }
+            tx.set_demo_mark(Utc::now())?;
+            Ok(Found::MarkedNow)
+        })
+        .map_err(ApiError::from)?;
+    match found {
+        Found::RealStore => Err(DemoError::RealStore),
+        Found::MarkedNow => {
+            load_families(engine)?;
+            Ok(Prepared::Loaded)
+        }
+        Found::Marked => {
+            // Marked, but nobody in the demo area: a first run that stopped between the mark
+            // and its first person. The store has only what `--demo` put there; load them now.
+            let area = AreaCode::parse(DEMO_AREA).map_err(ApiError::from)?;
+            if engine.store().read(|tx| tx.persons_in_area(&area, "", 1)).map_err(ApiError::from)?.is_empty() {
+                load_families(engine)?;
+                return Ok(Prepared::Loaded);
+            }
+            Ok(Prepared::Kept)
+        }
+    }
+}
+
+/// When `serve --demo` created this store, if it did (the demo mark).
+pub fn mark<S: Store>(store: &S) -> Result<Option<DateTime<Utc>>, ApiError> {
+    Ok(store.read(|tx| tx.demo_mark())?)
+}
+
+/// Loads the demo families through the engine, on a store that [`prepare`] marked.
+fn load_families<S: Store>(engine: &Engine<S>) -> Result<(), ApiError> {
+    let area = AreaCode::parse(DEMO_AREA)?;
     let day = NaiveDate::parse_from_str(DEMO_SETUP_DATE, "%Y-%m-%d").expect("a valid date");
     let agency = Context::new(Actor::System("demo".into()), Channel::Batch, day);
     let as_person = |psn: &str| Context::new(Actor::Person(psn.to_string()), Channel::App, day);
@@ -170,7 +263,7 @@ pub fn load_if_empty<S: Store>(engine: &Engine<S>) -> Result<bool, ApiError> {
             }
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The demo families for the web sign-in list: each story with its persons (psn_no, name),

@@ -91,7 +91,6 @@ pub async fn call_service<S: Store + 'static>(State(state): State<AppState<S>>, 
         Err(err) => return refusal(err, None),
     };
     let msgid = envelope.msgid.clone();
-    tracing::info!(infno = %envelope.infno, fixmedins_code = envelope.fixmedins_code.as_deref().unwrap_or(""), "his call");
     let queue = state.settle_queue.clone();
     let outcome = state.call(credentials, move |engine, caller, today| dispatch(engine, &queue, caller, today, &envelope)).await;
     match outcome {
@@ -133,6 +132,9 @@ fn dispatch<S: Store>(engine: &Engine<S>, queue: &SettleQueue, caller: &Caller, 
         Role::Institution | Role::Admin => caller.may_bill_for(institution)?,
         Role::Insured | Role::Operator => return Err(ApiError::forbidden("§12", "the HIS interface is for designated institutions")),
     }
+    // Logged only now that the caller is authenticated and may bill for the institution, and
+    // escaped (`?`): both fields are the client's text (issue 12 item 5).
+    tracing::info!(infno = ?envelope.infno, fixmedins_code = ?institution, "his call");
     let input = envelope.input.as_deref().ok_or_else(|| ApiError::input("input is required"))?;
     match envelope.infno.as_str() {
         "1101" => person_info(engine, today, data(input)?),

@@ -239,7 +239,7 @@ impl JobRegistry {
             .name(format!("gongji-job-{}", run.id))
             .spawn(move || {
                 let _entered = span.enter();
-                tracing::info!(started_by = %worker.started_by, "job started");
+                tracing::info!(started_by = ?worker.started_by, "job started");
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| execute(&engine, &worker)))
                     .unwrap_or_else(|_| Err(ApiError::internal("the job's thread panicked")));
                 let outcome = match result {

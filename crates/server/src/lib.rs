@@ -12,6 +12,12 @@
 //! - A request is parsed completely (unknown fields, wrong types, bad money and ID numbers are
 //!   4xx `input.invalid` or the rule's code) before the engine sees it; nothing half written.
 //! - Money is a decimal string at the edge (P3); personal data is never logged unmasked.
+//! - The edge is bounded (issue 12 item 5): a client has [`ServerConfig::header_timeout`] to send
+//!   a request's headers (an idle kept-alive connection as long), and at most
+//!   [`ServerConfig::max_connections`] connections are open at once; further clients wait in the
+//!   kernel's accept queue, so slow or idle clients cannot use up the file descriptors.
+//! - Client text reaches a log only escaped (`?`, Debug) or validated: a client's `x-request-id`
+//!   is kept only when it is a short token ([`is_request_id_token`]), else replaced.
 
 pub mod api;
 pub mod auth;
@@ -29,7 +35,7 @@ pub mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +49,10 @@ use axum::Router;
 use chrono::{Local, NaiveDate};
 use gongji_engine::Engine;
 use gongji_store::Store;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -53,6 +63,21 @@ use crate::problem::{http_code, ApiError, ApiResult};
 pub const BODY_LEN_MAX_DEFAULT: usize = 1024 * 1024;
 /// A request that takes longer is answered 503 `http.timeout`.
 pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// A client that has not sent a request's whole header in this time is disconnected, and so is
+/// a kept-alive connection idle this long (issue 12 item 5). HIS clients send a header in one
+/// packet; ten seconds leave room for a slow mobile network.
+pub const HEADER_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// At most this many connections are open at once (issue 12 item 5); with
+/// [`FILE_DESCRIPTORS_RESERVED`] it fits the usual open-file limit of 1024.
+pub const MAX_CONNECTIONS_DEFAULT: usize = 512;
+/// Open files the service needs besides its connections: the SQLite database with its WAL and
+/// shared-memory files, the listener, the runtime's poller and wakers, signals, std streams.
+pub const FILE_DESCRIPTORS_RESERVED: u64 = 64;
+/// A client's `x-request-id` longer than this is replaced by a fresh id.
+pub const REQUEST_ID_LEN_MAX: usize = 64;
+/// How long the accept loop pauses after an accept error other than a connection's own
+/// (out of file descriptors, out of memory) before it tries again.
+const ACCEPT_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// How the service runs. `business_date` fixes the date of every operation (tests, demos,
 /// rehearsals); by default it is today's local date.
@@ -60,15 +85,28 @@ pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 pub struct ServerConfig {
     pub body_len_max: usize,
     pub request_timeout: Duration,
+    /// The longest a client may take to send a request's headers, and the longest a kept-alive
+    /// connection may stay idle; then the connection is closed without an answer.
+    pub header_timeout: Duration,
+    /// The most connections open at once; beyond, clients wait in the kernel's accept queue.
+    pub max_connections: usize,
     pub business_date: Option<NaiveDate>,
     /// `serve --demo`: the web sign-in page lists the demo families and signs in as one of
-    /// them, or as the demo area's operator, without a token (see [`web`]).
+    /// them, or as the demo area's operator, without a token (see [`web`]) — only on a store
+    /// that carries the demo mark ([`demo::prepare`]).
     pub demo: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
-        ServerConfig { body_len_max: BODY_LEN_MAX_DEFAULT, request_timeout: REQUEST_TIMEOUT_DEFAULT, business_date: None, demo: false }
+        ServerConfig {
+            body_len_max: BODY_LEN_MAX_DEFAULT,
+            request_timeout: REQUEST_TIMEOUT_DEFAULT,
+            header_timeout: HEADER_TIMEOUT_DEFAULT,
+            max_connections: MAX_CONNECTIONS_DEFAULT,
+            business_date: None,
+            demo: false,
+        }
     }
 }
 
@@ -206,11 +244,130 @@ pub fn app<S: Store + 'static>(engine: Arc<Engine<S>>, config: ServerConfig) -> 
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_request(()).on_response(log_response))
         .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
+        // Outermost: a client's id that is not a short token is dropped before it is kept.
+        .layer(axum::middleware::map_request(screen_request_id))
+}
+
+/// The connection limits of [`serve`] (issue 12 item 5), from a [`ServerConfig`]. Clones share
+/// the count of open connections.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    header_timeout: Duration,
+    /// One permit per connection; the accept loop takes one before it accepts.
+    slots: Arc<Semaphore>,
+    open: Arc<AtomicUsize>,
+}
+
+impl ConnectionLimits {
+    pub fn new(config: &ServerConfig) -> ConnectionLimits {
+        let max_connections = config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+        ConnectionLimits { header_timeout: config.header_timeout, slots: Arc::new(Semaphore::new(max_connections)), open: Arc::default() }
+    }
+
+    /// Connections open now (accepted and not yet closed).
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; requests in flight then finish.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+///
+/// HTTP/1.1 by hyper. The header of each request must arrive within the header timeout, else
+/// the connection is closed; an idle kept-alive connection is closed after as long. A
+/// connection is accepted only when one of the `max_connections` slots is free: beyond the cap
+/// clients wait in the kernel's accept queue (as nginx and HAProxy do) rather than being
+/// accepted and dropped, and the service never holds more sockets than the cap, so it cannot
+/// run out of file descriptors. At shutdown it stops accepting, closes idle connections, and
+/// waits for requests in flight (a header still arriving has at most the header timeout).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = limits.slots.clone().acquire_owned() => slot.expect("the connection semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) if is_connection_error(&err) => continue,
+                Err(err) => {
+                    tracing::error!(error = %err, "accept failed; trying again in a second");
+                    tokio::select! {
+                        () = tokio::time::sleep(ACCEPT_RETRY_PAUSE) => continue,
+                        () = &mut shutdown => break,
+                    }
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        limits.open.fetch_add(1, Ordering::SeqCst);
+        let open = limits.open.clone();
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())));
+        tokio::spawn(async move {
+            // A client's reset, a header timeout or a malformed request (hyper answered 400)
+            // end the connection; none is the service's failure.
+            if let Err(err) = connection.await {
+                tracing::debug!(error = ?err, "connection ended");
+            }
+            // The socket is closed by now: only then is the slot free again.
+            open.fetch_sub(1, Ordering::SeqCst);
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!(open = limits.open(), "not accepting; waiting for open connections to finish");
+    graceful.shutdown().await;
+    Ok(())
+}
+
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(err.kind(), ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset)
+}
+
+/// Makes room for `max_connections` connections in the process's open-file limit
+/// (`RLIMIT_NOFILE`), with [`FILE_DESCRIPTORS_RESERVED`] to spare: raises the soft limit (up to
+/// the hard one) when it is lower. Returns the soft limit now in force. Fails when even the
+/// hard limit is too low, since the connection cap would then not protect the service.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux and macOS, i64 on some BSDs
+pub fn reserve_file_descriptors(max_connections: usize) -> std::io::Result<u64> {
+    let needed = (max_connections as u64).saturating_add(FILE_DESCRIPTORS_RESERVED);
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the rlimit it is given, which lives on this stack frame.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let soft = limit.rlim_cur as u64;
+    if limit.rlim_cur == libc::RLIM_INFINITY || soft >= needed {
+        return Ok(soft);
+    }
+    if limit.rlim_max != libc::RLIM_INFINITY && (limit.rlim_max as u64) < needed {
+        return Err(std::io::Error::other(format!(
+            "{max_connections} connections need {needed} open files, but this process may open at most {} (ulimit -Hn); lower the cap or raise the limit",
+            limit.rlim_max
+        )));
+    }
+    let raised = libc::rlimit { rlim_cur: needed as libc::rlim_t, rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit only reads the rlimit it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(needed)
+}
+
+/// Elsewhere the open-file limit is the platform's business.
+#[cfg(not(unix))]
+pub fn reserve_file_descriptors(_max_connections: usize) -> std::io::Result<u64> {
+    Ok(u64::MAX)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -242,6 +399,7 @@ pub async fn shutdown_signal() {
 /// server down gracefully and waits for it.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    limits: ConnectionLimits,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
@@ -259,13 +417,20 @@ impl RunningServer {
         let listener = runtime.block_on(tokio::net::TcpListener::bind(listen))?;
         let addr = listener.local_addr()?;
         let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
+        let limits = ConnectionLimits::new(&config);
         let router = app(engine, config);
+        let serving = limits.clone();
         let thread = std::thread::Builder::new().name("gongji-server".into()).spawn(move || {
-            runtime.block_on(serve(listener, router, async move {
+            runtime.block_on(serve(listener, router, serving, async move {
                 let _ = receiver.await;
             }))
         })?;
-        Ok(RunningServer { addr, shutdown: Some(sender), thread: Some(thread) })
+        Ok(RunningServer { addr, limits, shutdown: Some(sender), thread: Some(thread) })
+    }
+
+    /// Connections the server holds open now.
+    pub fn open_connections(&self) -> usize {
+        self.limits.open()
     }
 
     /// Stops accepting, lets requests in flight finish, and returns the server's result.
@@ -291,7 +456,7 @@ impl Drop for RunningServer {
 }
 
 /// Request ids: a random per-process prefix and a counter (`3f9a1c02-000017`), unless the
-/// client sent its own `x-request-id`.
+/// client sent its own `x-request-id` and it is a short token ([`screen_request_id`]).
 #[derive(Clone)]
 struct RequestIds {
     prefix: u32,
@@ -312,11 +477,36 @@ impl MakeRequestId for RequestIds {
     }
 }
 
+/// A client's request id is kept only when it is a short token: 1 to [`REQUEST_ID_LEN_MAX`]
+/// ASCII letters, digits and `-` (issue 12 item 5). Anything else (spaces, quotes, `=`, line
+/// breaks, non-ASCII) could forge fields or lines of the log, and is replaced by a fresh id.
+pub fn is_request_id_token(text: &str) -> bool {
+    !text.is_empty() && text.len() <= REQUEST_ID_LEN_MAX && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Drops a client's `x-request-id` unless it is one header whose value is a short token, so
+/// that [`RequestIds`] issues a fresh one; the response carries the id used.
+async fn screen_request_id(mut request: Request) -> Request {
+    let headers = request.headers_mut();
+    let mut values = headers.get_all("x-request-id").iter();
+    let acceptable = match (values.next(), values.next()) {
+        (None, _) => return request,
+        (Some(value), None) => value.to_str().is_ok_and(is_request_id_token),
+        (Some(_), Some(_)) => false,
+    };
+    if !acceptable {
+        headers.remove("x-request-id");
+    }
+    request
+}
+
 /// The span of one request: id, method and path (paths carry psn_no and institution codes,
-/// never ID numbers, names or phones); the role and token id are recorded once known.
+/// never ID numbers, names or phones); the role and token id are recorded once known. The id
+/// is a token by now ([`screen_request_id`]) and the method a token by HTTP's grammar (hyper
+/// refuses others); the path is the client's text, so it is logged escaped (`?`).
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path(), role = tracing::field::Empty, token = tracing::field::Empty)
+    tracing::info_span!("request", id = %id, method = %request.method(), path = ?request.uri().path(), role = tracing::field::Empty, token = tracing::field::Empty)
 }
 
 fn log_response(response: &Response, latency: Duration, _span: &tracing::Span) {
@@ -344,4 +534,78 @@ pub fn init_logging(level: tracing::Level) {
     use std::io::IsTerminal;
     let ansi = std::io::stderr().is_terminal();
     let _ = tracing_subscriber::fmt().with_max_level(level).with_target(false).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // issue 12 item 5: a client's request id reaches the log only when it is a short token.
+    #[test]
+    fn only_short_tokens_are_kept_as_request_ids() {
+        for kept in ["a", "abc-123", "3f9a1c02-000017", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ABC-def-9"] {
+            assert!(is_request_id_token(kept), "{kept:?} is a short token");
+        }
+        let too_long = "a".repeat(REQUEST_ID_LEN_MAX + 1);
+        for replaced in [
+            "",
+            too_long.as_str(),
+            "abc\ndef",
+            "abc\r\n2024-01-01T00:00:00Z  INFO forged",
+            "x\" role=admin",
+            "a b",
+            "a=b",
+            "a_b",
+            "id\u{1b}[31m",
+            "编号-1",
+            "a\u{0}",
+        ] {
+            assert!(!is_request_id_token(replaced), "{replaced:?} must be replaced");
+        }
+    }
+
+    fn request_with_ids(ids: &[&[u8]]) -> Request {
+        let mut request = Request::new(axum::body::Body::empty());
+        for id in ids {
+            request.headers_mut().append("x-request-id", HeaderValue::from_bytes(id).unwrap());
+        }
+        request
+    }
+
+    fn screened(ids: &[&[u8]]) -> Vec<Vec<u8>> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let request = runtime.block_on(screen_request_id(request_with_ids(ids)));
+        request.headers().get_all("x-request-id").iter().map(|v| v.as_bytes().to_vec()).collect()
+    }
+
+    // issue 12 item 5: the connection cap must fit in the open-file limit; the soft limit is
+    // raised when the hard one allows, and a cap beyond the hard limit is refused.
+    #[cfg(unix)]
+    #[test]
+    fn room_for_the_connection_cap_is_made_in_the_open_file_limit() {
+        let limit = reserve_file_descriptors(200).expect("200 connections fit anywhere");
+        assert!(limit >= 200 + FILE_DESCRIPTORS_RESERVED);
+        let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit only writes the rlimit it is given.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut current) }, 0);
+        assert!(current.rlim_cur == libc::RLIM_INFINITY || current.rlim_cur as u64 >= 200 + FILE_DESCRIPTORS_RESERVED);
+        if current.rlim_max != libc::RLIM_INFINITY {
+            let hard = current.rlim_max as u64;
+            let err = reserve_file_descriptors(hard as usize).expect_err("a cap of the whole hard limit leaves no room for the store");
+            assert!(err.to_string().contains("ulimit -Hn"), "{err}");
+        }
+    }
+
+    // issue 12 item 5: what the screen leaves for tower-http's SetRequestId, which keeps a
+    // header it finds and issues a fresh id when there is none.
+    #[test]
+    fn the_screen_drops_every_client_id_that_is_not_one_short_token() {
+        assert_eq!(screened(&[b"abc-123"]), vec![b"abc-123".to_vec()]);
+        assert!(screened(&[]).is_empty());
+        assert!(screened(&[b"x\" role=admin"]).is_empty());
+        assert!(screened(&["a".repeat(65).as_bytes()]).is_empty());
+        assert!(screened(&["编号".as_bytes()]).is_empty(), "not visible ASCII");
+        assert!(screened(&[b"tab\there"]).is_empty());
+        assert!(screened(&[b"abc-123", b"def-456"]).is_empty(), "two ids: which one? neither");
+    }
 }

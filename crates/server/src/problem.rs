@@ -148,7 +148,7 @@ impl ApiError {
     /// Logs what the caller must not see; refusals are logged by code only (no personal data).
     pub fn log(&self) {
         match &self.cause {
-            Some(cause) => tracing::error!(code = self.code, status = self.status.as_u16(), cause = %cause, "request failed"),
+            Some(cause) => tracing::error!(code = self.code, status = self.status.as_u16(), cause = ?cause, "request failed"),
             None if self.status.is_server_error() => tracing::warn!(code = self.code, status = self.status.as_u16(), "request failed"),
             None => tracing::info!(code = self.code, rule = self.rule, status = self.status.as_u16(), "request refused"),
         }

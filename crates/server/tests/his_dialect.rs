@@ -30,7 +30,7 @@ fn ok(response: &gongji_server::client::HttpResponse) -> Value {
 #[test]
 fn s16_his_outpatient_visit_1101_2206_2207_2208() {
     let mut app = TestApp::start("2024-03-01");
-    assert!(demo::load_if_empty(&app.engine).unwrap());
+    assert_eq!(demo::prepare(&app.engine).unwrap(), demo::Prepared::Loaded);
     let hospital = app.institution(demo::DEMO_INSTITUTION);
     let c1 = app.engine.person("C1").unwrap();
 
@@ -106,7 +106,7 @@ fn s16_his_outpatient_visit_1101_2206_2207_2208() {
 #[test]
 fn s16_his_refusals_stay_in_the_envelope() {
     let mut app = TestApp::start("2024-03-01");
-    assert!(demo::load_if_empty(&app.engine).unwrap());
+    assert_eq!(demo::prepare(&app.engine).unwrap(), demo::Prepared::Loaded);
     let hospital = app.institution("H0001");
     let entries = app.audit_entries();
     // 先行自付 without fee details cannot be split by the area's policy: refused, nothing written.
@@ -158,7 +158,7 @@ fn s16_his_refusals_stay_in_the_envelope() {
 #[test]
 fn st6_his_settle_cancel_settle_charges_anew_with_a_new_setl_id() {
     let mut app = TestApp::start("2024-03-01");
-    assert!(demo::load_if_empty(&app.engine).unwrap());
+    assert_eq!(demo::prepare(&app.engine).unwrap(), demo::Prepared::Loaded);
     let hospital = app.institution(demo::DEMO_INSTITUTION);
     let visit = json!({"psn_no": "C1", "mdtrt_id": "MD9", "chrg_bchno": "0", "medfee_sumamt": 1500.00, "acct_used_flag": "1"});
     let first = ok(&app.call("POST", PATH, &hospital, Some(envelope("2207", "H0001", visit.clone()))));
@@ -190,7 +190,7 @@ fn st6_his_settle_cancel_settle_charges_anew_with_a_new_setl_id() {
 #[test]
 fn st10_his_absurd_bill_is_refused() {
     let mut app = TestApp::start("2024-03-01");
-    assert!(demo::load_if_empty(&app.engine).unwrap());
+    assert_eq!(demo::prepare(&app.engine).unwrap(), demo::Prepared::Loaded);
     let hospital = app.institution(demo::DEMO_INSTITUTION);
     let entries = app.audit_entries();
     let visit = json!({"psn_no": "B1", "mdtrt_id": "MDX", "medfee_sumamt": 9999999999999.99, "acct_used_flag": "1"});

@@ -242,6 +242,13 @@ pub trait Tx {
     fn settle_clearing(&mut self, message_id: &str, direction: &str, state: &str) -> StoreResult<bool>;
     /// Every clearing record, oldest first.
     fn clearing_records(&mut self) -> StoreResult<Vec<ClearingRecord>>;
+
+    // The demo mark (issue 12 item 7)
+    /// When `serve --demo` created this store, if it did; `None` for every other store.
+    fn demo_mark(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Marks this store as created by `serve --demo` (once; a second call keeps the first time).
+    /// The caller writes it in the transaction that found the store without persons.
+    fn set_demo_mark(&mut self, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 // Tokens (§12)

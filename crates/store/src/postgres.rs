@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_jobs.sql")),
     (4, include_str!("../migrations/postgres/0004_family_models.sql")),
     (5, include_str!("../migrations/postgres/0005_resettlement.sql")),
+    (6, include_str!("../migrations/postgres/0006_demo_mark.sql")),
 ];
 
 /// Connections one `PgStore` keeps open at most; more threads wait for a free one.
@@ -1979,6 +1980,16 @@ impl Tx for PgTx<'_> {
                 })
             })
             .collect()
+    }
+
+    // The demo mark (issue 12 item 7)
+    fn demo_mark(&mut self) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self.opt("SELECT created_at FROM demo_mark WHERE id = 1", &[])?.map(|row| row.get(0)))
+    }
+
+    fn set_demo_mark(&mut self, at: DateTime<Utc>) -> StoreResult<()> {
+        self.exec("INSERT INTO demo_mark (id, created_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", &[&at])?;
+        Ok(())
     }
 }
 

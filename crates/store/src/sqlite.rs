@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_jobs.sql")),
     (4, include_str!("../migrations/sqlite/0004_family_models.sql")),
     (5, include_str!("../migrations/sqlite/0005_resettlement.sql")),
+    (6, include_str!("../migrations/sqlite/0006_demo_mark.sql")),
 ];
 
 /// SQLite page cache per connection, in KiB (negative `cache_size` means KiB).
@@ -1634,6 +1635,17 @@ impl Tx for SqliteTx<'_> {
             });
         }
         Ok(records)
+    }
+
+    // The demo mark (issue 12 item 7)
+    fn demo_mark(&mut self) -> StoreResult<Option<DateTime<Utc>>> {
+        let at = self.row("SELECT created_at FROM demo_mark WHERE id = 1", [], |r| r.get::<_, String>(0)).optional().map_err(backend)?;
+        at.as_deref().map(parse_instant).transpose()
+    }
+
+    fn set_demo_mark(&mut self, at: DateTime<Utc>) -> StoreResult<()> {
+        self.exec("INSERT INTO demo_mark (id, created_at) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING", params![at.to_rfc3339()]).map_err(backend)?;
+        Ok(())
     }
 }
 

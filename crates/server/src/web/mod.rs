@@ -359,7 +359,8 @@ async fn sign_in_page<S: Store + 'static>(State(state): State<AppState<S>>, WebQ
 }
 
 async fn sign_in_body<S: Store + 'static>(state: &AppState<S>, refused: Option<&ApiError>, done: Option<&str>) -> Result<Markup, WebError> {
-    let demo_people = if state.config.demo { demo_people(state).await? } else { Vec::new() };
+    let demo_on = demo_sign_in_open(state).await?;
+    let demo_people = if demo_on { demo_people(state).await? } else { Vec::new() };
     let body = html! {
         h1 { "登录 Sign in" }
         @if let Some(text) = done { (notice(text)) }
@@ -375,7 +376,7 @@ async fn sign_in_body<S: Store + 'static>(state: &AppState<S>, refused: Option<&
                 button.primary type="submit" { "登录" }
             }
         }
-        @if state.config.demo {
+        @if demo_on {
             section.card.demo #demo {
                 h2 { "演示 Demo：点一下就登录" }
                 p.hint { "服务以 --demo 启动，载入了 seeds/003 的四个家庭（统筹区 " (demo::DEMO_AREA) "，宁波）。演示登录无需令牌，仅供试用。" }
@@ -403,6 +404,17 @@ async fn sign_in_body<S: Store + 'static>(state: &AppState<S>, refused: Option<&
         }
     };
     Ok(Page { title: "登录", viewer: None, head: None, body }.render())
+}
+
+/// The one-click sign-in is open only when the server runs with `--demo` and the store carries
+/// the demo mark, i.e. `--demo` itself created it (issue 12 item 7): a store of real persons
+/// never hands out tokens without one, whatever the configuration says.
+async fn demo_sign_in_open<S: Store + 'static>(state: &AppState<S>) -> Result<bool, WebError> {
+    if !state.config.demo {
+        return Ok(false);
+    }
+    let marked = state.blocking(|engine, _| demo::mark(engine.store())).await??;
+    Ok(marked.is_some())
 }
 
 /// The demo persons that exist in the store, family by family: (story, [(psn_no, name, ID number)]).
@@ -465,8 +477,8 @@ struct DemoSignInForm {
 }
 
 async fn demo_sign_in<S: Store + 'static>(State(state): State<AppState<S>>, headers: HeaderMap, WebForm(form): WebForm<DemoSignInForm>) -> WebResult {
-    if !state.config.demo {
-        return Err(ApiError::forbidden("§12", "the demo sign-in exists only when the server runs with --demo").into());
+    if !demo_sign_in_open(&state).await? {
+        return Err(ApiError::forbidden("§12", "the demo sign-in exists only on a store that serve --demo created, when the server runs with --demo").into());
     }
     let spec = if form.who == "operator" {
         TokenSpec {
