@@ -147,9 +147,9 @@ impl std::fmt::Display for DemoError {
         match self {
             DemoError::RealStore => write!(
                 f,
-                "拒绝以 --demo 启动：这个数据库已有参保人，且不是 --demo 创建的演示库（演示模式让任何人一键以操作员身份登录）。\
+                "拒绝以 --demo 启动：这个数据库有不是 --demo 创建的参保人（演示模式让任何人一键以操作员身份登录）。\
                  请用新的数据库文件试用，例如 --database demo.db；正式服务请去掉 --demo。\n\
-                 refusing --demo: this store has persons and was not created by --demo (the demo lets anyone sign in \
+                 refusing --demo: this store has persons that --demo did not create (the demo lets anyone sign in \
                  as an operator with one click); try the demo on a new file (e.g. --database demo.db), or serve this \
                  store without --demo"
             ),
@@ -179,7 +179,9 @@ pub fn prepare<S: Store>(engine: &Engine<S>) -> Result<Prepared, DemoError> {
         .store()
         .write(|tx| -> Result<Found, StoreError> {
             if tx.demo_mark()?.is_some() {
-                return Ok(Found::Marked);
+                // A demo store into which real persons were imported since is a real store
+                // now: the one-click operator would reach their money.
+                return Ok(if only_demo_persons(tx)? { Found::Marked } else { Found::RealStore });
             }
             // `person_areas` is empty exactly when the store has no person at all.
             if !tx.person_areas()?.is_empty() {
@@ -206,6 +208,29 @@ pub fn prepare<S: Store>(engine: &Engine<S>) -> Result<Prepared, DemoError> {
             Ok(Prepared::Kept)
         }
     }
+}
+
+/// Whether every person in the store is one of the demo's families.
+fn only_demo_persons(tx: &mut dyn gongji_store::Tx) -> Result<bool, StoreError> {
+    let demo: Vec<&str> = FAMILIES.iter().flat_map(|f| f.persons.iter().map(|p| p.psn_no)).collect();
+    for area in tx.person_areas()? {
+        let mut after = String::new();
+        loop {
+            let page = tx.psn_nos_in_area(&area, &after, 500)?;
+            let Some(last) = page.last() else { break };
+            if page.iter().any(|psn_no| !demo.contains(&psn_no.as_str())) {
+                return Ok(false);
+            }
+            after = last.clone();
+        }
+    }
+    Ok(true)
+}
+
+/// Whether this is a demo store: marked by `--demo`, and holding no person the demo did not
+/// create (the web pages' one-click sign-in asks this on every use).
+pub fn is_demo_store<S: Store>(store: &S) -> Result<bool, ApiError> {
+    Ok(store.read(|tx| -> Result<bool, StoreError> { Ok(tx.demo_mark()?.is_some() && only_demo_persons(tx)?) })?)
 }
 
 /// When `serve --demo` created this store, if it did (the demo mark).

@@ -77,6 +77,16 @@ fn creates_marks_and_accepts_a_demo_store_twice<S: Store>(engine: Engine<S>) {
     assert!(engine.store().read(|tx| tx.audit()).unwrap().is_clean());
 }
 
+/// A demo store into which a real person was imported since is a real store: refused, and its
+/// one-click sign-in closed (issue 12 item 7).
+fn refuses_a_demo_store_into_which_real_persons_were_imported<S: Store>(engine: Engine<S>) {
+    assert_eq!(demo::prepare(&engine).unwrap(), Prepared::Loaded);
+    assert!(demo::is_demo_store(engine.store()).unwrap());
+    register_real_person(&engine, "REAL3", "330100");
+    assert!(!demo::is_demo_store(engine.store()).unwrap());
+    assert!(matches!(demo::prepare(&engine), Err(DemoError::RealStore)));
+}
+
 /// A mark whose first run stopped before its first person: the families are loaded then.
 fn loads_a_marked_store_that_has_no_demo_person_yet<S: Store>(engine: Engine<S>) {
     engine.store().write(|tx| tx.set_demo_mark(chrono::Utc::now())).unwrap();
@@ -115,6 +125,7 @@ on_every_backend!(
     refuses_a_store_with_persons_in_another_area,
     creates_marks_and_accepts_a_demo_store_twice,
     loads_a_marked_store_that_has_no_demo_person_yet,
+    refuses_a_demo_store_into_which_real_persons_were_imported,
 );
 
 fn form(app: &mut TestApp, path: &str, body: &str) -> gongji_server::client::HttpResponse {

@@ -406,15 +406,15 @@ async fn sign_in_body<S: Store + 'static>(state: &AppState<S>, refused: Option<&
     Ok(Page { title: "登录", viewer: None, head: None, body }.render())
 }
 
-/// The one-click sign-in is open only when the server runs with `--demo` and the store carries
-/// the demo mark, i.e. `--demo` itself created it (issue 12 item 7): a store of real persons
-/// never hands out tokens without one, whatever the configuration says.
+/// The one-click sign-in is open only when the server runs with `--demo` and the store is a
+/// demo store: it carries the demo mark (`--demo` itself created it) and holds nobody the demo
+/// did not create (issue 12 item 7). A store of real persons never hands out tokens without
+/// one, whatever the configuration says, also when persons are imported while it runs.
 async fn demo_sign_in_open<S: Store + 'static>(state: &AppState<S>) -> Result<bool, WebError> {
     if !state.config.demo {
         return Ok(false);
     }
-    let marked = state.blocking(|engine, _| demo::mark(engine.store())).await??;
-    Ok(marked.is_some())
+    Ok(state.blocking(|engine, _| demo::is_demo_store(engine.store())).await??)
 }
 
 /// The demo persons that exist in the store, family by family: (story, [(psn_no, name, ID number)]).
