@@ -14,6 +14,7 @@ pub mod network;
 pub mod person;
 pub mod policy;
 pub mod settlement;
+pub mod states;
 pub(crate) mod string_enum;
 pub mod text;
 
