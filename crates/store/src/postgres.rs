@@ -752,7 +752,7 @@ steps AS (
 )
 SELECT id FROM header";
 
-impl Tx for PgTx<'_> {
+impl PersonsTx for PgTx<'_> {
     fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()> {
         self.cache.persons.remove(&person.psn_no);
         let inserted = self.opt(
@@ -864,7 +864,9 @@ impl Tx for PgTx<'_> {
         )?;
         rows.iter().map(person_from_row).collect()
     }
+}
 
+impl LedgerTx for PgTx<'_> {
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
         if let AccountRef::Person { psn_no, kind } = account {
             if PERSON_ACCOUNTS.contains(kind) {
@@ -1100,7 +1102,9 @@ impl Tx for PgTx<'_> {
         let row = self.one("SELECT MIN(business_date) FROM journal_entries", &[])?;
         column(&row, "min")
     }
+}
 
+impl NetworksTx for PgTx<'_> {
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
         let row = self
             .one("INSERT INTO networks (area, promoter, created_at) VALUES ($1, $2, $3) RETURNING id", &[&area.as_str(), &promoter, &provenance.recorded_at])?;
@@ -1276,7 +1280,9 @@ impl Tx for PgTx<'_> {
         let row = self.opt("SELECT amount_fen FROM presets WHERE psn_no = $1", &[&psn_no])?;
         Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)).map(Money::from_fen))
     }
+}
 
+impl SettlementsTx for PgTx<'_> {
     fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>> {
         let row = self.opt(
             "SELECT id, institution, bill_id, attempt, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
@@ -1415,6 +1421,23 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    // Savepoints (group commit). A serialisation failure inside a savepoint still retries the
+    // whole transaction (the flag stays set), so every item gets a true result.
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.conn.client.batch_execute("SAVEPOINT item").map_err(|e| self.fail(e))
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.client.batch_execute("RELEASE SAVEPOINT item").map_err(|e| self.fail(e))
+    }
+
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.cache = TxCache::default();
+        self.conn.client.batch_execute("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item").map_err(|e| self.fail(e))
+    }
+}
+
+impl JobsTx for PgTx<'_> {
     // Batch jobs (§10)
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
         // A loose index scan: one probe of persons_area per distinct area, not a pass over
@@ -1511,22 +1534,9 @@ impl Tx for PgTx<'_> {
             entry_id: r.get(5),
         }))
     }
+}
 
-    // Savepoints (group commit). A serialisation failure inside a savepoint still retries the
-    // whole transaction (the flag stays set), so every item gets a true result.
-    fn savepoint(&mut self) -> StoreResult<()> {
-        self.conn.client.batch_execute("SAVEPOINT item").map_err(|e| self.fail(e))
-    }
-
-    fn release_savepoint(&mut self) -> StoreResult<()> {
-        self.conn.client.batch_execute("RELEASE SAVEPOINT item").map_err(|e| self.fail(e))
-    }
-
-    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        self.cache = TxCache::default();
-        self.conn.client.batch_execute("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item").map_err(|e| self.fail(e))
-    }
-
+impl TokensTx for PgTx<'_> {
     // Tokens (§12)
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
         let inserted = self.opt(
@@ -1557,7 +1567,9 @@ impl Tx for PgTx<'_> {
         let rows = self.rows("SELECT id, token_hash, role, area, institution, person, name, created_at, revoked_at FROM api_tokens ORDER BY id", &[])?;
         Ok(rows.iter().map(token_from_row).collect())
     }
+}
 
+impl FamilyTx for PgTx<'_> {
     // Family models (§7, §8, §15)
     fn insert_notification(&mut self, n: &NewNotification) -> StoreResult<i64> {
         let row = self.one(

@@ -317,7 +317,7 @@ impl SqliteTx<'_> {
     }
 }
 
-impl Tx for SqliteTx<'_> {
+impl PersonsTx for SqliteTx<'_> {
     fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()> {
         self.exec(
             "INSERT INTO persons (psn_no, name, id_number, area, insurance, phone, status, created_at, created_by, channel)
@@ -407,7 +407,9 @@ impl Tx for SqliteTx<'_> {
         let rows = stmt.query_map(params![area.as_str(), after_psn_no, limit as i64], |r| r.get(0)).map_err(backend)?;
         rows.map(|row| row.map_err(backend)).collect()
     }
+}
 
+impl LedgerTx for SqliteTx<'_> {
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
         let fen: Option<i64> =
             self.row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
@@ -613,7 +615,9 @@ impl Tx for SqliteTx<'_> {
         let first: Option<String> = self.row("SELECT MIN(business_date) FROM journal_entries", [], |r| r.get(0)).map_err(backend)?;
         first.as_deref().map(parse_date).transpose()
     }
+}
 
+impl NetworksTx for SqliteTx<'_> {
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
         self.exec(
             "INSERT INTO networks (area, promoter, created_at) VALUES (?1, ?2, ?3)",
@@ -801,7 +805,9 @@ impl Tx for SqliteTx<'_> {
         let fen: Option<Option<i64>> = self.row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
         Ok(fen.flatten().map(Money::from_fen))
     }
+}
 
+impl SettlementsTx for SqliteTx<'_> {
     fn settlement(&mut self, institution: &str, bill_id: &str) -> StoreResult<Option<StoredSettlement>> {
         self.settlement_where("institution = ?1 AND bill_id = ?2 ORDER BY attempt DESC LIMIT 1", params![institution, bill_id])
     }
@@ -947,6 +953,20 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("SAVEPOINT item").map_err(backend)
+    }
+
+    fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("RELEASE item").map_err(backend)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.conn.execute_batch("ROLLBACK TO item; RELEASE item").map_err(backend)
+    }
+}
+
+impl JobsTx for SqliteTx<'_> {
     // Batch jobs (§10)
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
         let mut stmt = self.conn.prepare_cached("SELECT DISTINCT area FROM persons ORDER BY area").map_err(backend)?;
@@ -1039,19 +1059,9 @@ impl Tx for SqliteTx<'_> {
         })
         .transpose()
     }
+}
 
-    fn savepoint(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("SAVEPOINT item").map_err(backend)
-    }
-
-    fn release_savepoint(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("RELEASE item").map_err(backend)
-    }
-
-    fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        self.conn.execute_batch("ROLLBACK TO item; RELEASE item").map_err(backend)
-    }
-
+impl TokensTx for SqliteTx<'_> {
     // Tokens (§12)
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
         self.exec(
@@ -1081,7 +1091,9 @@ impl Tx for SqliteTx<'_> {
         let rows = stmt.query_map([], token_row).map_err(backend)?;
         rows.map(|row| row.map_err(backend).and_then(token_from_row)).collect()
     }
+}
 
+impl FamilyTx for SqliteTx<'_> {
     // Family models (§7, §8, §15)
     fn insert_notification(&mut self, n: &NewNotification) -> StoreResult<i64> {
         self.conn
