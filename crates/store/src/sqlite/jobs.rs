@@ -1,0 +1,98 @@
+//! [`JobsTx`] on SQLite: what the batch jobs read and record (§10).
+
+use super::*;
+
+impl JobsTx for SqliteTx<'_> {
+    // Batch jobs (§10)
+    fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
+        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT area FROM persons ORDER BY area").map_err(backend)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
+        rows.map(|row| row.map_err(backend).and_then(|area| AreaCode::parse(&area).map_err(|_| corrupt("area", &area)))).collect()
+    }
+
+    fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
+        let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
+        self.exec(
+            "UPDATE accounts SET product_fen_days = ?1, product_as_of = ?2 WHERE account_key = ?3",
+            params![fen_days, date_text(product.as_of), account.key()],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn restart_person_products(&mut self, psn_no: &str, as_of: NaiveDate) -> StoreResult<()> {
+        self.exec("UPDATE accounts SET product_fen_days = 0, product_as_of = ?1 WHERE owner = ?2", params![date_text(as_of), psn_no]).map_err(backend)?;
+        Ok(())
+    }
+
+    fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>> {
+        self.row("SELECT outcome FROM job_marks WHERE job = ?1 AND period = ?2 AND subject = ?3", params![job, period, subject], |r| r.get(0))
+            .optional()
+            .map_err(backend)
+    }
+
+    fn insert_job_mark(&mut self, mark: &JobMark) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO job_marks (job, period, subject, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![mark.job, mark.period, mark.subject, mark.outcome, mark.recorded_at.to_rfc3339()],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn job_marks(&mut self, job: &str, period: &str) -> StoreResult<Vec<JobMark>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT subject, outcome, recorded_at FROM job_marks WHERE job = ?1 AND period = ?2 ORDER BY subject").map_err(backend)?;
+        let rows = stmt.query_map(params![job, period], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).map_err(backend)?;
+        let mut marks = Vec::new();
+        for row in rows {
+            let (subject, outcome, at) = row.map_err(backend)?;
+            marks.push(JobMark { job: job.to_string(), period: period.to_string(), subject, outcome, recorded_at: parse_instant(&at)? });
+        }
+        Ok(marks)
+    }
+
+    fn presets_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<(String, Money)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT pr.psn_no, pr.amount_fen FROM presets pr JOIN persons p ON p.psn_no = pr.psn_no
+                 WHERE p.area = ?1 AND pr.amount_fen IS NOT NULL AND pr.psn_no > ?2 ORDER BY pr.psn_no LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![area.as_str(), after_psn_no, limit as i64], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?))))
+            .map_err(backend)?;
+        rows.map(|row| row.map_err(backend)).collect()
+    }
+
+    fn insert_liquidation(&mut self, l: &Liquidation) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO liquidations (psn_no, reason, business_date, principal_fen, interest_fen, payee, entry_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![l.psn_no, l.reason, date_text(l.business_date), l.principal.fen(), l.interest.fen(), l.payee, l.entry_id],
+        )
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>> {
+        let row: Option<(String, String, i64, i64, String, Option<i64>)> = self
+            .row("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = ?1", [psn_no], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        row.map(|(reason, day, principal, interest, payee, entry_id)| {
+            Ok(Liquidation {
+                psn_no: psn_no.to_string(),
+                reason,
+                business_date: parse_date(&day)?,
+                principal: Money::from_fen(principal),
+                interest: Money::from_fen(interest),
+                payee,
+                entry_id,
+            })
+        })
+        .transpose()
+    }
+}

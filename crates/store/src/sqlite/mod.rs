@@ -1,0 +1,208 @@
+//! The SQLite store: one file in WAL mode with `synchronous=FULL` (a commit survives power
+//! loss), or an in-memory database for scenario runs and tests. Writers are serialised with
+//! `BEGIN IMMEDIATE`; several processes may share one file (busy timeout).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use gongji_core::interest::BalanceProduct;
+use gongji_core::ledger::{EntryKind, JournalEntry, Provenance};
+use gongji_core::network::{Member, MemberState, Network};
+use gongji_core::settlement::{BillSplit, YearTotals};
+use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::*;
+
+mod family;
+mod jobs;
+mod ledger;
+mod networks;
+mod persons;
+mod settlements;
+mod tokens;
+
+/// Migrations embedded in the binary, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_tokens.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_jobs.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_family_models.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_resettlement.sql")),
+];
+
+/// SQLite page cache per connection, in KiB (negative `cache_size` means KiB).
+const PAGE_CACHE_KIB: i64 = -65_536;
+
+/// Bytes of the database file read through mmap.
+const MMAP_BYTES: i64 = 256 * 1024 * 1024;
+
+/// Distinct statements kept prepared; the store has about a hundred.
+const STATEMENT_CACHE_CAPACITY: usize = 256;
+
+/// How long a writer waits for another process's transaction before reporting `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    description: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) a database file and applies pending migrations.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+        // A larger page cache and memory-mapped reads: the hot pages (system accounts, recent
+        // entries) stay in memory instead of being copied from the OS cache on every read.
+        conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB).map_err(backend)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(backend)?;
+        // Savepoints (group commit) keep their statement journal in memory, not in a temp file.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(backend)?;
+        SqliteStore::prepare(conn, format!("sqlite:{}", path.display()))
+    }
+
+    /// A fresh private in-memory database (scenario runs, tests).
+    pub fn in_memory() -> StoreResult<SqliteStore> {
+        SqliteStore::prepare(Connection::open_in_memory().map_err(backend)?, "sqlite::memory:".into())
+    }
+
+    fn prepare(mut conn: Connection, description: String) -> StoreResult<SqliteStore> {
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        // Migrations run with foreign keys off, as SQLite documents for rebuilding a table
+        // (0005), and are checked afterwards: a migration that broke a reference fails here.
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(backend)?;
+        migrate(&mut conn)?;
+        let broken: Option<String> = conn.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional().map_err(backend)?;
+        if let Some(table) = broken {
+            return Err(StoreError::Corrupt(format!("a reference of table {table} points nowhere after the migrations")));
+        }
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        Ok(SqliteStore { conn: Mutex::new(conn), description })
+    }
+
+    fn run<R, E: From<StoreError>>(&self, behavior: TransactionBehavior, commit: bool, mut work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+        // A panic inside `work` poisons the mutex; the transaction was rolled back on unwind,
+        // so the connection itself is still sound.
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let transaction = conn.transaction_with_behavior(behavior).map_err(backend)?;
+        let mut tx = SqliteTx { conn: &transaction };
+        let outcome = work(&mut tx);
+        match outcome {
+            Ok(value) if commit => {
+                transaction.commit().map_err(backend)?;
+                Ok(value)
+            }
+            other => {
+                transaction.rollback().map_err(backend)?;
+                other
+            }
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write<R, E: From<StoreError>>(&self, work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+        self.run(TransactionBehavior::Immediate, true, work)
+    }
+
+    fn read<R, E: From<StoreError>>(&self, work: impl FnMut(&mut dyn Tx) -> Result<R, E>) -> Result<R, E> {
+        self.run(TransactionBehavior::Deferred, false, work)
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)").map_err(backend)?;
+    for (version, sql) in MIGRATIONS {
+        let applied: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0)).map_err(backend)?;
+        if !applied {
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![version, Utc::now().to_rfc3339()]).map_err(backend)?;
+        }
+    }
+    tx.commit().map_err(backend)
+}
+
+struct SqliteTx<'a> {
+    conn: &'a Connection,
+}
+
+fn backend(err: rusqlite::Error) -> StoreError {
+    match &err {
+        rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => StoreError::Busy,
+            rusqlite::ErrorCode::ConstraintViolation => StoreError::AlreadyExists(message.clone().unwrap_or_else(|| "constraint violation".into())),
+            _ => StoreError::Backend(err.to_string()),
+        },
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value:?}"))
+}
+
+fn date_text(day: NaiveDate) -> String {
+    // NaiveDate's Display is ISO 8601 (YYYY-MM-DD) without parsing a format string each time.
+    day.to_string()
+}
+
+fn parse_date(text: &str) -> StoreResult<NaiveDate> {
+    text.parse::<NaiveDate>().map_err(|_| corrupt("date", text))
+}
+
+fn parse_instant(text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|_| corrupt("instant", text))
+}
+
+fn parse_account(key: &str) -> StoreResult<AccountRef> {
+    AccountRef::parse_key(key).ok_or_else(|| corrupt("account key", key))
+}
+
+fn parse_entry_kind(text: &str) -> StoreResult<EntryKind> {
+    EntryKind::parse(text).ok_or_else(|| corrupt("entry kind", text))
+}
+
+fn actor_text(provenance: &Provenance) -> String {
+    provenance.actor.to_string()
+}
+
+impl SqliteTx<'_> {
+    /// Runs a statement through the connection's statement cache: preparing SQL costs more
+    /// than running it, and every statement here runs many times a second.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// One row through the statement cache.
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    /// The account's row id, creating the account on first use.
+    fn account_id(&self, account: &AccountRef, day: NaiveDate) -> StoreResult<i64> {
+        let key = account.key();
+        if let Some(id) = self.row("SELECT id FROM accounts WHERE account_key = ?1", [&key], |r| r.get(0)).optional().map_err(backend)? {
+            return Ok(id);
+        }
+        let (owner, kind) = match account {
+            AccountRef::Person { psn_no, kind } => (Some(psn_no.as_str()), kind.as_str()),
+            AccountRef::System { kind, .. } => (None, kind.as_str()),
+        };
+        self.exec(
+            "INSERT INTO accounts (account_key, owner, kind, may_go_negative, product_as_of) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key, owner, kind, account.may_go_negative(), date_text(day)],
+        )
+        .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+}
