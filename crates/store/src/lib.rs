@@ -9,6 +9,7 @@
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod records;
+mod rows;
 pub mod sqlite;
 mod tx;
 

@@ -275,7 +275,7 @@ impl LedgerTx for PgTx<'_> {
         let mut states: Vec<(PersonAccount, Vec<(i64, BalanceProduct)>)> = Vec::new();
         for row in &rows {
             let kind: String = row.get(0);
-            let kind = PersonAccount::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?;
+            let kind = parse_person_account(&kind)?;
             let shard = (row.get::<_, i64>(1), BalanceProduct { fen_days: row.get::<_, i64>(2) as i128, as_of: row.get(3) });
             match states.last_mut() {
                 Some((last, shards)) if *last == kind => shards.push(shard),

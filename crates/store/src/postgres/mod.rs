@@ -37,7 +37,7 @@ use std::time::Duration;
 use ::postgres as pg;
 use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::interest::BalanceProduct;
-use gongji_core::ledger::{EntryKind, JournalEntry, Provenance};
+use gongji_core::ledger::{JournalEntry, Provenance};
 use gongji_core::network::{Member, MemberState, Network};
 use gongji_core::settlement::{BillSplit, YearTotals};
 use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
@@ -45,6 +45,7 @@ use pg::error::SqlState;
 use pg::types::ToSql;
 use pg::{Client, NoTls, Row, Statement};
 
+use crate::rows::*;
 use crate::*;
 
 mod family;
@@ -471,34 +472,6 @@ impl PgTx<'_> {
 /// The column `name` of `row`: a missing column or a value of another type is `Corrupt`.
 fn column<'a, T: pg::types::FromSql<'a>>(row: &'a Row, name: &str) -> StoreResult<T> {
     row.try_get(name).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {value:?}"))
-}
-
-fn parse_area(text: &str) -> StoreResult<AreaCode> {
-    AreaCode::parse(text).map_err(|_| corrupt("area", text))
-}
-
-fn parse_account(key: &str) -> StoreResult<AccountRef> {
-    AccountRef::parse_key(key).ok_or_else(|| corrupt("account key", key))
-}
-
-fn parse_entry_kind(text: &str) -> StoreResult<EntryKind> {
-    EntryKind::parse(text).ok_or_else(|| corrupt("entry kind", text))
-}
-
-fn parse_status(text: &str) -> StoreResult<PersonStatus> {
-    PersonStatus::parse(text).ok_or_else(|| corrupt("status", text))
-}
-
-fn actor_text(provenance: &Provenance) -> String {
-    provenance.actor.to_string()
-}
-
-fn fen_days_i64(product: &BalanceProduct) -> StoreResult<i64> {
-    i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))
 }
 
 /// The keys of a person's accounts of these kinds. Person accounts are looked up by key (unique

@@ -27,10 +27,10 @@ fn network_from_rows(network_id: i64, rows: &[Row]) -> StoreResult<Option<Networ
     for row in rows {
         let Some(psn_no) = row.get::<_, Option<String>>(2) else { continue };
         let state: String = row.get(4);
-        let state = MemberState::parse(&state).ok_or_else(|| corrupt("member state", &state))?;
+        let state = parse_member_state(&state)?;
         members.push(Member { psn_no, relation: row.get(3), state });
     }
-    Ok(Some(Network { id: network_id, area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?, promoter: first.get(1), members }))
+    Ok(Some(Network { id: network_id, area: parse_area(&area)?, promoter: first.get(1), members }))
 }
 
 /// A person from the texts of the columns psn_no, name, id_number, area, insurance, phone, status.

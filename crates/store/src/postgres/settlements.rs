@@ -22,7 +22,7 @@ impl PgTx<'_> {
             bill_id: column(&h, "bill_id")?,
             attempt: u32::try_from(attempt).map_err(|_| corrupt("attempt", &attempt.to_string()))?,
             patient: column(&h, "patient")?,
-            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
+            visit: parse_visit(&visit)?,
             bill_date: column(&h, "bill_date")?,
             fingerprint: column(&h, "fingerprint")?,
             policy_id: column(&h, "policy_id")?,

@@ -241,7 +241,7 @@ impl FamilyTx for SqliteTx<'_> {
                     binder,
                     relative,
                     relation,
-                    area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?,
+                    area: parse_area(&area)?,
                     actor,
                     channel,
                     business_date: parse_date(&day)?,
@@ -459,7 +459,7 @@ impl FamilyTx for SqliteTx<'_> {
         row.map(|(from_area, kind, outcome, code, detail, relative, at)| {
             Ok(InboxRecord {
                 message_id: message_id.to_string(),
-                from_area: AreaCode::parse(&from_area).map_err(|_| corrupt("area", &from_area))?,
+                from_area: parse_area(&from_area)?,
                 kind,
                 outcome,
                 code,
@@ -543,8 +543,8 @@ impl FamilyTx for SqliteTx<'_> {
             records.push(ClearingRecord {
                 message_id,
                 direction,
-                area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?,
-                counterparty: AreaCode::parse(&counterparty).map_err(|_| corrupt("area", &counterparty))?,
+                area: parse_area(&area)?,
+                counterparty: parse_area(&counterparty)?,
                 kind,
                 quota_uid,
                 amount: Money::from_fen(fen),
@@ -643,8 +643,8 @@ fn quota_from_row(row: QuotaRow) -> StoreResult<QuotaRecord> {
     let [uid, side, donor, donor_area, relative_area, relative_name, relative_id_number, relation, state, actor, channel, day, created_at] = row.text;
     Ok(QuotaRecord {
         id: row.id,
-        donor_area: AreaCode::parse(&donor_area).map_err(|_| corrupt("area", &donor_area))?,
-        relative_area: AreaCode::parse(&relative_area).map_err(|_| corrupt("area", &relative_area))?,
+        donor_area: parse_area(&donor_area)?,
+        relative_area: parse_area(&relative_area)?,
         relative: row.relative,
         granted: Money::from_fen(row.fen[0]),
         used: Money::from_fen(row.fen[1]),
@@ -706,7 +706,7 @@ fn area_message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AreaMessageRow> {
 
 fn area_message_from_row(row: AreaMessageRow) -> StoreResult<OutboxMessage> {
     let [id, from_area, to_area, kind, quota_uid, donor, donor_area, relative_name, relative_id_number, relation, reason, day, created_at, state] = row.text;
-    let area = |text: &str| AreaCode::parse(text).map_err(|_| corrupt("area", text));
+    let area = |text: &str| parse_area(text);
     Ok(OutboxMessage {
         message: AreaMessage {
             from_area: area(&from_area)?,

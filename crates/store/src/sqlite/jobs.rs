@@ -7,11 +7,11 @@ impl JobsTx for SqliteTx<'_> {
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
         let mut stmt = self.conn.prepare_cached("SELECT DISTINCT area FROM persons ORDER BY area").map_err(backend)?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-        rows.map(|row| row.map_err(backend).and_then(|area| AreaCode::parse(&area).map_err(|_| corrupt("area", &area)))).collect()
+        rows.map(|row| row.map_err(backend).and_then(|area| parse_area(&area))).collect()
     }
 
     fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
-        let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
+        let fen_days = fen_days_i64(&product)?;
         self.exec(
             "UPDATE accounts SET product_fen_days = ?1, product_as_of = ?2 WHERE account_key = ?3",
             params![fen_days, date_text(product.as_of), account.key()],

@@ -63,7 +63,7 @@ impl LedgerTx for SqliteTx<'_> {
             // date of their first posting.
             let product = BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? };
             let product = if posting.account.earns_interest() { product.accrue_to(Money::from_fen(balance), provenance.business_date) } else { product };
-            let fen_days = i64::try_from(product.fen_days).map_err(|_| StoreError::Backend("balance product overflow".into()))?;
+            let fen_days = fen_days_i64(&product)?;
             self.exec(
                 "UPDATE accounts SET balance_fen = ?1, product_fen_days = ?2, product_as_of = ?3 WHERE id = ?4",
                 params![new_balance, fen_days, date_text(product.as_of), account_id],
@@ -149,7 +149,7 @@ impl LedgerTx for SqliteTx<'_> {
         let mut states = Vec::new();
         for row in rows {
             let (kind, balance, fen_days, as_of) = row.map_err(backend)?;
-            let kind = PersonAccount::parse(&kind).ok_or_else(|| corrupt("account kind", &kind))?;
+            let kind = parse_person_account(&kind)?;
             states.push((kind, Money::from_fen(balance), BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }));
         }
         Ok(states)

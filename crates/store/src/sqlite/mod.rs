@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::interest::BalanceProduct;
-use gongji_core::ledger::{EntryKind, JournalEntry, Provenance};
+use gongji_core::ledger::{JournalEntry, Provenance};
 use gongji_core::network::{Member, MemberState, Network};
 use gongji_core::settlement::{BillSplit, YearTotals};
 use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use crate::rows::*;
 use crate::*;
 
 mod family;
@@ -145,35 +146,6 @@ fn backend(err: rusqlite::Error) -> StoreError {
         },
         _ => StoreError::Backend(err.to_string()),
     }
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {value:?}"))
-}
-
-fn date_text(day: NaiveDate) -> String {
-    // NaiveDate's Display is ISO 8601 (YYYY-MM-DD) without parsing a format string each time.
-    day.to_string()
-}
-
-fn parse_date(text: &str) -> StoreResult<NaiveDate> {
-    text.parse::<NaiveDate>().map_err(|_| corrupt("date", text))
-}
-
-fn parse_instant(text: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|_| corrupt("instant", text))
-}
-
-fn parse_account(key: &str) -> StoreResult<AccountRef> {
-    AccountRef::parse_key(key).ok_or_else(|| corrupt("account key", key))
-}
-
-fn parse_entry_kind(text: &str) -> StoreResult<EntryKind> {
-    EntryKind::parse(text).ok_or_else(|| corrupt("entry kind", text))
-}
-
-fn actor_text(provenance: &Provenance) -> String {
-    provenance.actor.to_string()
 }
 
 impl SqliteTx<'_> {

@@ -17,10 +17,10 @@ impl SqliteTx<'_> {
         let mut members = Vec::new();
         for row in rows {
             let (psn_no, relation, state) = row.map_err(backend)?;
-            let state = MemberState::parse(&state).ok_or_else(|| corrupt("member state", &state))?;
+            let state = parse_member_state(&state)?;
             members.push(Member { psn_no, relation, state });
         }
-        Ok(Some(Network { id: network_id, area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?, promoter, members }))
+        Ok(Some(Network { id: network_id, area: parse_area(&area)?, promoter, members }))
     }
 }
 

@@ -14,9 +14,9 @@ fn person_from_row(row: PersonRow) -> StoreResult<Person> {
     let (psn_no, name, id_number, area, insurance, phone, status) = row;
     Ok(Person {
         id_number: IdNumber::parse(&id_number).map_err(|_| corrupt("id number of", &psn_no))?,
-        area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?,
+        area: parse_area(&area)?,
         insurance: InsuranceType::parse(&insurance).ok_or_else(|| corrupt("insurance", &insurance))?,
-        status: PersonStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        status: parse_status(&status)?,
         psn_no,
         name,
         phone,
@@ -89,14 +89,7 @@ impl PersonsTx for SqliteTx<'_> {
         let mut changes = Vec::new();
         for row in rows {
             let (from, to, reason, actor, channel, day) = row.map_err(backend)?;
-            changes.push(StatusChange {
-                from: PersonStatus::parse(&from).ok_or_else(|| corrupt("status", &from))?,
-                to: PersonStatus::parse(&to).ok_or_else(|| corrupt("status", &to))?,
-                reason,
-                actor,
-                channel,
-                business_date: parse_date(&day)?,
-            });
+            changes.push(StatusChange { from: parse_status(&from)?, to: parse_status(&to)?, reason, actor, channel, business_date: parse_date(&day)? });
         }
         Ok(changes)
     }

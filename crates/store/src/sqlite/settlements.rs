@@ -31,7 +31,7 @@ impl SqliteTx<'_> {
             bill_id: text("bill_id")?,
             attempt: u32::try_from(attempt).map_err(|_| corrupt("attempt", &attempt.to_string()))?,
             patient: text("patient")?,
-            visit: VisitType::parse(&visit).ok_or_else(|| corrupt("visit", &visit))?,
+            visit: parse_visit(&visit)?,
             bill_date: parse_date(&text("bill_date")?)?,
             fingerprint: text("fingerprint")?,
             policy_id: text("policy_id")?,
@@ -206,7 +206,7 @@ impl SettlementsTx for SqliteTx<'_> {
                 id,
                 holding: NewRefundHolding {
                     owner,
-                    area: AreaCode::parse(&area).map_err(|_| corrupt("area", &area))?,
+                    area: parse_area(&area)?,
                     amount: Money::from_fen(fen),
                     settlement_id,
                     cancel_entry_id,
