@@ -3,7 +3,6 @@
 use super::*;
 
 impl FamilyTx for SqliteTx<'_> {
-    // Family models (§7, §8, §15)
     fn insert_notification(&mut self, n: &NewNotification) -> StoreResult<i64> {
         self.conn
             .execute(
@@ -15,16 +14,12 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn notification(&mut self, id: i64) -> StoreResult<Option<Notification>> {
-        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1");
-        let row = self.conn.query_row(&sql, [id], notification_row).optional().map_err(backend)?;
-        row.map(notification_from_row).transpose()
+        self.first(&format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1"), [id], |r| rows::notification(r))
     }
 
     fn notifications(&mut self, state: Option<&str>, limit: usize) -> StoreResult<Vec<Notification>> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ?1 IS NULL OR state = ?1 ORDER BY id LIMIT ?2");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
-        let rows = stmt.query_map(params![state, limit as i64], notification_row).map_err(backend)?;
-        rows.map(|row| row.map_err(backend).and_then(notification_from_row)).collect()
+        self.all(&sql, params![state, limit as i64], |r| rows::notification(r))
     }
 
     fn claim_notifications(&mut self, claim: &str, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Notification>> {
@@ -36,9 +31,7 @@ impl FamilyTx for SqliteTx<'_> {
             )
             .map_err(backend)?;
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE state = 'sending' AND claim = ?1 ORDER BY id");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
-        let rows = stmt.query_map([claim], notification_row).map_err(backend)?;
-        rows.map(|row| row.map_err(backend).and_then(notification_from_row)).collect()
+        self.all(&sql, [claim], |r| rows::notification(r))
     }
 
     fn update_notification(&mut self, id: i64, expected_state: &str, expected_claim: Option<&str>, update: &NotificationUpdate) -> StoreResult<bool> {
@@ -81,100 +74,13 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn relative_transfer(&mut self, id: i64) -> StoreResult<Option<RelativeTransferRecord>> {
-        type Row = (
-            String,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            Option<i64>,
-            Option<i64>,
-            String,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-        );
-        let row: Option<Row> = self
-            .conn
-            .query_row(
-                "SELECT authoriser, beneficiary, relation, amount_fen, code_salt, code_hash, expires_at, attempts, state, notification_id, entry_id,
-                        commitment_accepted_at, actor, channel, business_date, created_at, finished_at
-                 FROM relative_transfers WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                        r.get(12)?,
-                        r.get(13)?,
-                        r.get(14)?,
-                        r.get(15)?,
-                        r.get(16)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(backend)?;
-        let Some((
-            authoriser,
-            beneficiary,
-            relation,
-            fen,
-            salt,
-            hash,
-            expires,
-            attempts,
-            state,
-            notification_id,
-            entry_id,
-            accepted,
-            actor,
-            channel,
-            day,
-            at,
-            finished,
-        )) = row
-        else {
-            return Ok(None);
-        };
-        Ok(Some(RelativeTransferRecord {
-            id,
-            request: NewRelativeTransfer {
-                authoriser,
-                beneficiary,
-                relation,
-                amount: Money::from_fen(fen),
-                code_salt: salt,
-                code_hash: hash,
-                expires_at: parse_instant(&expires)?,
-                notification_id,
-                commitment_accepted_at: parse_instant(&accepted)?,
-                actor,
-                channel,
-                business_date: parse_date(&day)?,
-                created_at: parse_instant(&at)?,
-            },
-            attempts: attempts as u32,
-            state,
-            entry_id,
-            finished_at: finished.as_deref().map(parse_instant).transpose()?,
-        }))
+        self.first(
+            "SELECT authoriser, beneficiary, relation, amount_fen, code_salt, code_hash, expires_at, attempts, state, notification_id, entry_id,
+                    commitment_accepted_at, actor, channel, business_date, created_at, finished_at
+             FROM relative_transfers WHERE id = ?1",
+            [id],
+            |r| rows::relative_transfer(r, id),
+        )
     }
 
     fn update_relative_transfer(&mut self, id: i64, state: &str, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()> {
@@ -210,47 +116,12 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn associations_of(&mut self, psn_no: &str) -> StoreResult<Vec<Association>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, binder, relative, relation, area, actor, channel, business_date, recorded_at FROM associations
-                 WHERE (binder = ?1 OR relative = ?1) AND ended_at IS NULL ORDER BY id",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([psn_no], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut bindings = Vec::new();
-        for row in rows {
-            let (id, binder, relative, relation, area, actor, channel, day, at) = row.map_err(backend)?;
-            bindings.push(Association {
-                id,
-                association: NewAssociation {
-                    binder,
-                    relative,
-                    relation,
-                    area: parse_area(&area)?,
-                    actor,
-                    channel,
-                    business_date: parse_date(&day)?,
-                    recorded_at: parse_instant(&at)?,
-                },
-                ended: None,
-            });
-        }
-        Ok(bindings)
+        self.all(
+            "SELECT id, binder, relative, relation, area, actor, channel, business_date, recorded_at FROM associations
+             WHERE (binder = ?1 OR relative = ?1) AND ended_at IS NULL ORDER BY id",
+            [psn_no],
+            |r| rows::association(r),
+        )
     }
 
     fn insert_quota(&mut self, q: &QuotaRecord) -> StoreResult<i64> {
@@ -286,18 +157,14 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn quota(&mut self, uid: &str, side: &str) -> StoreResult<Option<QuotaRecord>> {
-        let sql = format!("SELECT {QUOTA_COLUMNS} FROM quotas WHERE uid = ?1 AND side = ?2");
-        let row = self.conn.query_row(&sql, [uid, side], quota_row).optional().map_err(backend)?;
-        row.map(quota_from_row).transpose()
+        self.first(&format!("SELECT {QUOTA_COLUMNS} FROM quotas WHERE uid = ?1 AND side = ?2"), [uid, side], |r| rows::quota(r))
     }
 
     fn quotas_of(&mut self, psn_no: &str) -> StoreResult<Vec<QuotaRecord>> {
         let sql = format!(
             "SELECT {QUOTA_COLUMNS} FROM quotas WHERE (donor = ?1 AND side IN ('local', 'donor')) OR (relative = ?1 AND side IN ('local', 'relative')) ORDER BY id"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
-        let rows = stmt.query_map([psn_no], quota_row).map_err(backend)?;
-        rows.map(|row| row.map_err(backend).and_then(quota_from_row)).collect()
+        self.all(&sql, [psn_no], |r| rows::quota(r))
     }
 
     fn update_quota(&mut self, q: &QuotaRecord) -> StoreResult<()> {
@@ -339,60 +206,21 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn quota_events(&mut self, reference: &str) -> StoreResult<Vec<QuotaEvent>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT quota_uid, side, kind, amount_fen, reference, local_date, entry_id, actor, channel, business_date, recorded_at
-                 FROM quota_events WHERE reference = ?1 ORDER BY id",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([reference], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                    r.get::<_, String>(9)?,
-                    r.get::<_, String>(10)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut events = Vec::new();
-        for row in rows {
-            let (quota_uid, side, kind, fen, reference, local, entry_id, actor, channel, day, at) = row.map_err(backend)?;
-            events.push(QuotaEvent {
-                quota_uid,
-                side,
-                kind,
-                amount: Money::from_fen(fen),
-                reference,
-                local_date: parse_date(&local)?,
-                entry_id,
-                actor,
-                channel,
-                business_date: parse_date(&day)?,
-                recorded_at: parse_instant(&at)?,
-            });
-        }
-        Ok(events)
+        self.all(
+            "SELECT quota_uid, side, kind, amount_fen, reference, local_date, entry_id, actor, channel, business_date, recorded_at
+             FROM quota_events WHERE reference = ?1 ORDER BY id",
+            [reference],
+            |r| rows::quota_event(r),
+        )
     }
 
     fn quota_grants_on(&mut self, donor: &str, local_date: NaiveDate) -> StoreResult<u32> {
-        let count: i64 = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM quota_events e JOIN quotas q ON q.uid = e.quota_uid AND q.side = e.side
-                 WHERE e.kind = 'grant' AND e.local_date = ?1 AND q.donor = ?2 AND q.side IN ('local', 'donor')",
-                params![date_text(local_date), donor],
-                |r| r.get(0),
-            )
-            .map_err(backend)?;
+        let count = self.one(
+            "SELECT COUNT(*) AS n FROM quota_events e JOIN quotas q ON q.uid = e.quota_uid AND q.side = e.side
+             WHERE e.kind = 'grant' AND e.local_date = ?1 AND q.donor = ?2 AND q.side IN ('local', 'donor')",
+            params![date_text(local_date), donor],
+            |r| r.int("n"),
+        )?;
         Ok(count as u32)
     }
 
@@ -426,15 +254,11 @@ impl FamilyTx for SqliteTx<'_> {
 
     fn area_messages(&mut self, state: &str, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
         let sql = format!("SELECT {AREA_MESSAGE_COLUMNS} FROM area_outbox WHERE state = ?1 ORDER BY seq LIMIT ?2");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
-        let rows = stmt.query_map(params![state, limit as i64], area_message_row).map_err(backend)?;
-        rows.map(|row| row.map_err(backend).and_then(area_message_from_row)).collect()
+        self.all(&sql, params![state, limit as i64], |r| rows::area_message(r))
     }
 
     fn area_message(&mut self, id: &str) -> StoreResult<Option<OutboxMessage>> {
-        let sql = format!("SELECT {AREA_MESSAGE_COLUMNS} FROM area_outbox WHERE id = ?1");
-        let row = self.conn.query_row(&sql, [id], area_message_row).optional().map_err(backend)?;
-        row.map(area_message_from_row).transpose()
+        self.first(&format!("SELECT {AREA_MESSAGE_COLUMNS} FROM area_outbox WHERE id = ?1"), [id], |r| rows::area_message(r))
     }
 
     fn answer_area_message(&mut self, id: &str, state: &str, answer: &str, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -449,26 +273,9 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn inbox_record(&mut self, message_id: &str) -> StoreResult<Option<InboxRecord>> {
-        let row: Option<(String, String, String, Option<String>, String, Option<String>, String)> = self
-            .conn
-            .query_row("SELECT from_area, kind, outcome, code, detail, relative, applied_at FROM area_inbox WHERE message_id = ?1", [message_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-            })
-            .optional()
-            .map_err(backend)?;
-        row.map(|(from_area, kind, outcome, code, detail, relative, at)| {
-            Ok(InboxRecord {
-                message_id: message_id.to_string(),
-                from_area: parse_area(&from_area)?,
-                kind,
-                outcome,
-                code,
-                detail,
-                relative,
-                applied_at: parse_instant(&at)?,
-            })
+        self.first("SELECT from_area, kind, outcome, code, detail, relative, applied_at FROM area_inbox WHERE message_id = ?1", [message_id], |r| {
+            rows::inbox_record(r, message_id)
         })
-        .transpose()
     }
 
     fn insert_inbox_record(&mut self, r: &InboxRecord) -> StoreResult<()> {
@@ -513,220 +320,23 @@ impl FamilyTx for SqliteTx<'_> {
     }
 
     fn clearing_records(&mut self) -> StoreResult<Vec<ClearingRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT message_id, direction, area, counterparty, kind, quota_uid, amount_fen, state, entry_id, business_date, recorded_at
-                 FROM clearing ORDER BY recorded_at, message_id, direction",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, Option<i64>>(8)?,
-                    r.get::<_, String>(9)?,
-                    r.get::<_, String>(10)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut records = Vec::new();
-        for row in rows {
-            let (message_id, direction, area, counterparty, kind, quota_uid, fen, state, entry_id, day, at) = row.map_err(backend)?;
-            records.push(ClearingRecord {
-                message_id,
-                direction,
-                area: parse_area(&area)?,
-                counterparty: parse_area(&counterparty)?,
-                kind,
-                quota_uid,
-                amount: Money::from_fen(fen),
-                state,
-                entry_id,
-                business_date: parse_date(&day)?,
-                recorded_at: parse_instant(&at)?,
-            });
-        }
-        Ok(records)
+        self.all(
+            "SELECT message_id, direction, area, counterparty, kind, quota_uid, amount_fen, state, entry_id, business_date, recorded_at
+             FROM clearing ORDER BY recorded_at, message_id, direction",
+            [],
+            |r| rows::clearing_record(r),
+        )
     }
 }
 
-// Family models (§7, §8, §15)
+/// The columns [`rows::notification`] reads.
 const NOTIFICATION_COLUMNS: &str =
     "id, kind, psn_no, recipient, body, secret, reference, state, attempts, last_error, claim, claimed_at, finished_at, created_at";
 
-type NotificationRow =
-    (i64, String, String, String, String, Option<String>, String, String, i64, Option<String>, Option<String>, Option<String>, Option<String>, String);
-
-fn notification_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NotificationRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-        r.get(13)?,
-    ))
-}
-
-fn notification_from_row(row: NotificationRow) -> StoreResult<Notification> {
-    let (id, kind, psn_no, recipient, body, secret, reference, state, attempts, last_error, claim, claimed_at, finished_at, created_at) = row;
-    Ok(Notification {
-        id,
-        notification: NewNotification { kind, psn_no, recipient, body, secret, reference, created_at: parse_instant(&created_at)? },
-        state,
-        attempts: attempts as u32,
-        last_error,
-        claim,
-        claimed_at: claimed_at.as_deref().map(parse_instant).transpose()?,
-        finished_at: finished_at.as_deref().map(parse_instant).transpose()?,
-    })
-}
-
+/// The columns [`rows::quota`] reads.
 const QUOTA_COLUMNS: &str = "id, uid, side, donor, donor_area, relative, relative_area, relative_name, relative_id_number, relation, state,
     granted_fen, used_fen, returned_fen, actor, channel, business_date, created_at, ended_at, end_reason";
 
-/// A quota row as read, before its text is checked.
-struct QuotaRow {
-    id: i64,
-    /// uid, side, donor, donor_area, relative_area, relative_name, relative_id_number, relation,
-    /// state, actor, channel, business_date, created_at
-    text: [String; 13],
-    relative: Option<String>,
-    /// granted, used, returned
-    fen: [i64; 3],
-    ended_at: Option<String>,
-    end_reason: Option<String>,
-}
-
-fn quota_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaRow> {
-    Ok(QuotaRow {
-        id: r.get(0)?,
-        text: [
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-            r.get(9)?,
-            r.get(10)?,
-            r.get(14)?,
-            r.get(15)?,
-            r.get(16)?,
-            r.get(17)?,
-        ],
-        relative: r.get(5)?,
-        fen: [r.get(11)?, r.get(12)?, r.get(13)?],
-        ended_at: r.get(18)?,
-        end_reason: r.get(19)?,
-    })
-}
-
-fn quota_from_row(row: QuotaRow) -> StoreResult<QuotaRecord> {
-    let [uid, side, donor, donor_area, relative_area, relative_name, relative_id_number, relation, state, actor, channel, day, created_at] = row.text;
-    Ok(QuotaRecord {
-        id: row.id,
-        donor_area: parse_area(&donor_area)?,
-        relative_area: parse_area(&relative_area)?,
-        relative: row.relative,
-        granted: Money::from_fen(row.fen[0]),
-        used: Money::from_fen(row.fen[1]),
-        returned: Money::from_fen(row.fen[2]),
-        business_date: parse_date(&day)?,
-        created_at: parse_instant(&created_at)?,
-        ended_at: row.ended_at.as_deref().map(parse_instant).transpose()?,
-        end_reason: row.end_reason,
-        uid,
-        side,
-        donor,
-        relative_name,
-        relative_id_number,
-        relation,
-        state,
-        actor,
-        channel,
-    })
-}
-
+/// The columns [`rows::area_message`] reads.
 const AREA_MESSAGE_COLUMNS: &str = "id, from_area, to_area, kind, quota_uid, amount_fen, donor, donor_area, relative, relative_name, relative_id_number,
     relation, reason, business_date, created_at, state, answer, answered_at";
-
-/// An outbox row as read: text columns in order (relative, answer and answered_at apart).
-struct AreaMessageRow {
-    /// id, from_area, to_area, kind, quota_uid, donor, donor_area, relative_name,
-    /// relative_id_number, relation, reason, business_date, created_at, state
-    text: [String; 14],
-    amount_fen: i64,
-    relative: Option<String>,
-    answer: Option<String>,
-    answered_at: Option<String>,
-}
-
-fn area_message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AreaMessageRow> {
-    Ok(AreaMessageRow {
-        text: [
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(9)?,
-            r.get(10)?,
-            r.get(11)?,
-            r.get(12)?,
-            r.get(13)?,
-            r.get(14)?,
-            r.get(15)?,
-        ],
-        amount_fen: r.get(5)?,
-        relative: r.get(8)?,
-        answer: r.get(16)?,
-        answered_at: r.get(17)?,
-    })
-}
-
-fn area_message_from_row(row: AreaMessageRow) -> StoreResult<OutboxMessage> {
-    let [id, from_area, to_area, kind, quota_uid, donor, donor_area, relative_name, relative_id_number, relation, reason, day, created_at, state] = row.text;
-    let area = |text: &str| parse_area(text);
-    Ok(OutboxMessage {
-        message: AreaMessage {
-            from_area: area(&from_area)?,
-            to_area: area(&to_area)?,
-            donor_area: area(&donor_area)?,
-            amount: Money::from_fen(row.amount_fen),
-            relative: row.relative,
-            business_date: parse_date(&day)?,
-            created_at: parse_instant(&created_at)?,
-            id,
-            kind,
-            quota_uid,
-            donor,
-            relative_name,
-            relative_id_number,
-            relation,
-            reason,
-        },
-        state,
-        answer: row.answer,
-        answered_at: row.answered_at.as_deref().map(parse_instant).transpose()?,
-    })
-}

@@ -5,9 +5,7 @@ use super::*;
 impl JobsTx for SqliteTx<'_> {
     // Batch jobs (§10)
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
-        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT area FROM persons ORDER BY area").map_err(backend)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend)?;
-        rows.map(|row| row.map_err(backend).and_then(|area| parse_area(&area))).collect()
+        self.all("SELECT DISTINCT area FROM persons ORDER BY area", [], |r| r.area("area"))
     }
 
     fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
@@ -26,9 +24,7 @@ impl JobsTx for SqliteTx<'_> {
     }
 
     fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>> {
-        self.row("SELECT outcome FROM job_marks WHERE job = ?1 AND period = ?2 AND subject = ?3", params![job, period, subject], |r| r.get(0))
-            .optional()
-            .map_err(backend)
+        self.first("SELECT outcome FROM job_marks WHERE job = ?1 AND period = ?2 AND subject = ?3", params![job, period, subject], |r| r.text("outcome"))
     }
 
     fn insert_job_mark(&mut self, mark: &JobMark) -> StoreResult<()> {
@@ -41,29 +37,18 @@ impl JobsTx for SqliteTx<'_> {
     }
 
     fn job_marks(&mut self, job: &str, period: &str) -> StoreResult<Vec<JobMark>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT subject, outcome, recorded_at FROM job_marks WHERE job = ?1 AND period = ?2 ORDER BY subject").map_err(backend)?;
-        let rows = stmt.query_map(params![job, period], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))).map_err(backend)?;
-        let mut marks = Vec::new();
-        for row in rows {
-            let (subject, outcome, at) = row.map_err(backend)?;
-            marks.push(JobMark { job: job.to_string(), period: period.to_string(), subject, outcome, recorded_at: parse_instant(&at)? });
-        }
-        Ok(marks)
+        self.all("SELECT subject, outcome, recorded_at FROM job_marks WHERE job = ?1 AND period = ?2 ORDER BY subject", params![job, period], |r| {
+            rows::job_mark(r, job, period)
+        })
     }
 
     fn presets_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<(String, Money)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT pr.psn_no, pr.amount_fen FROM presets pr JOIN persons p ON p.psn_no = pr.psn_no
-                 WHERE p.area = ?1 AND pr.amount_fen IS NOT NULL AND pr.psn_no > ?2 ORDER BY pr.psn_no LIMIT ?3",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![area.as_str(), after_psn_no, limit as i64], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?))))
-            .map_err(backend)?;
-        rows.map(|row| row.map_err(backend)).collect()
+        self.all(
+            "SELECT pr.psn_no, pr.amount_fen FROM presets pr JOIN persons p ON p.psn_no = pr.psn_no
+             WHERE p.area = ?1 AND pr.amount_fen IS NOT NULL AND pr.psn_no > ?2 ORDER BY pr.psn_no LIMIT ?3",
+            params![area.as_str(), after_psn_no, limit as i64],
+            |r| rows::preset_of(r),
+        )
     }
 
     fn insert_liquidation(&mut self, l: &Liquidation) -> StoreResult<()> {
@@ -76,23 +61,8 @@ impl JobsTx for SqliteTx<'_> {
     }
 
     fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>> {
-        let row: Option<(String, String, i64, i64, String, Option<i64>)> = self
-            .row("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = ?1", [psn_no], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-            })
-            .optional()
-            .map_err(backend)?;
-        row.map(|(reason, day, principal, interest, payee, entry_id)| {
-            Ok(Liquidation {
-                psn_no: psn_no.to_string(),
-                reason,
-                business_date: parse_date(&day)?,
-                principal: Money::from_fen(principal),
-                interest: Money::from_fen(interest),
-                payee,
-                entry_id,
-            })
+        self.first("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = ?1", [psn_no], |r| {
+            rows::liquidation(r, psn_no)
         })
-        .transpose()
     }
 }

@@ -4,9 +4,8 @@ use super::*;
 
 impl LedgerTx for SqliteTx<'_> {
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
-        let fen: Option<i64> =
-            self.row("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.get(0)).optional().map_err(backend)?;
-        Ok(Money::from_fen(fen.unwrap_or(0)))
+        let balance = self.first("SELECT balance_fen FROM accounts WHERE account_key = ?1", [account.key()], |r| r.fen("balance_fen"))?;
+        Ok(balance.unwrap_or(Money::ZERO))
     }
 
     fn post(&mut self, entry: &JournalEntry) -> StoreResult<i64> {
@@ -36,19 +35,16 @@ impl LedgerTx for SqliteTx<'_> {
         let entry_id = self.conn.last_insert_rowid();
         for posting in &entry.postings {
             // One lookup by key gives the row and its state; a first posting creates the account.
-            let known: Option<(i64, i64, bool, i64, String)> = self
-                .row(
-                    "SELECT id, balance_fen, may_go_negative, product_fen_days, product_as_of FROM accounts WHERE account_key = ?1",
-                    [posting.account.key()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()
-                .map_err(backend)?;
-            let (account_id, balance, may_go_negative, fen_days, as_of) = match known {
+            let known = self.first(
+                "SELECT id, balance_fen, may_go_negative, product_fen_days, product_as_of FROM accounts WHERE account_key = ?1",
+                [posting.account.key()],
+                |r| Ok((r.int("id")?, r.int("balance_fen")?, column::<bool>(r, "may_go_negative")?, rows::product(r)?)),
+            )?;
+            let (account_id, balance, may_go_negative, product) = match known {
                 Some(row) => row,
                 None => {
                     let id = self.account_id(&posting.account, provenance.business_date)?;
-                    (id, 0, posting.account.may_go_negative(), 0, date_text(provenance.business_date))
+                    (id, 0, posting.account.may_go_negative(), BalanceProduct { fen_days: 0, as_of: provenance.business_date })
                 }
             };
             let new_balance = balance.checked_add(posting.amount.fen()).ok_or_else(|| StoreError::Backend("balance overflow".into()))?;
@@ -61,7 +57,6 @@ impl LedgerTx for SqliteTx<'_> {
             }
             // Only accounts that earn interest keep a product (B1); the others keep 0 and the
             // date of their first posting.
-            let product = BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? };
             let product = if posting.account.earns_interest() { product.accrue_to(Money::from_fen(balance), provenance.business_date) } else { product };
             let fen_days = fen_days_i64(&product)?;
             self.exec(
@@ -76,111 +71,64 @@ impl LedgerTx for SqliteTx<'_> {
     }
 
     fn entry_by_key(&mut self, key: &str) -> StoreResult<Option<i64>> {
-        self.row("SELECT id FROM journal_entries WHERE idempotency_key = ?1", [key], |r| r.get(0)).optional().map_err(backend)
+        self.first("SELECT id FROM journal_entries WHERE idempotency_key = ?1", [key], |r| r.int("id"))
     }
 
     fn entry(&mut self, entry_id: i64) -> StoreResult<Option<StoredEntry>> {
-        let header: Option<(String, String, String, String, String, String)> = self
-            .row("SELECT kind, business_date, recorded_at, actor, channel, memo FROM journal_entries WHERE id = ?1", [entry_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-            })
-            .optional()
-            .map_err(backend)?;
-        let Some((kind, day, at, actor, channel, memo)) = header else { return Ok(None) };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT a.account_key, p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id WHERE p.entry_id = ?1 ORDER BY p.id")
-            .map_err(backend)?;
-        let rows = stmt.query_map([entry_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(backend)?;
-        let mut postings = Vec::new();
-        for row in rows {
-            let (key, fen) = row.map_err(backend)?;
-            postings.push((parse_account(&key)?, Money::from_fen(fen)));
-        }
-        Ok(Some(StoredEntry {
-            id: entry_id,
-            kind: parse_entry_kind(&kind)?,
-            business_date: parse_date(&day)?,
-            recorded_at: parse_instant(&at)?,
-            actor,
-            channel,
-            memo,
-            postings,
-        }))
+        let header = "SELECT kind, business_date, recorded_at, actor, channel, memo FROM journal_entries WHERE id = ?1";
+        let Some(mut entry) = self.first(header, [entry_id], |r| rows::entry(r, entry_id))? else { return Ok(None) };
+        entry.postings = self.all(
+            "SELECT a.account_key, p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id WHERE p.entry_id = ?1 ORDER BY p.id",
+            [entry_id],
+            |r| rows::posting(r),
+        )?;
+        Ok(Some(entry))
     }
 
     fn statement(&mut self, account: &AccountRef, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<StatementLine>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT e.id, e.kind, e.business_date, p.amount_fen, e.memo FROM postings p
-                 JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id
-                 WHERE a.account_key = ?1 AND e.business_date BETWEEN ?2 AND ?3 ORDER BY e.id",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![account.key(), date_text(from), date_text(to)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, String>(4)?))
-            })
-            .map_err(backend)?;
-        let mut lines = Vec::new();
-        for row in rows {
-            let (entry_id, kind, day, fen, memo) = row.map_err(backend)?;
-            lines.push(StatementLine { entry_id, kind: parse_entry_kind(&kind)?, business_date: parse_date(&day)?, amount: Money::from_fen(fen), memo });
-        }
-        Ok(lines)
+        self.all(
+            "SELECT e.id AS entry_id, e.kind, e.business_date, p.amount_fen, e.memo FROM postings p
+             JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id
+             WHERE a.account_key = ?1 AND e.business_date BETWEEN ?2 AND ?3 ORDER BY e.id",
+            params![account.key(), date_text(from), date_text(to)],
+            |r| rows::statement_line(r),
+        )
     }
 
     fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>> {
-        let row: Option<(i64, String)> = self
-            .row("SELECT product_fen_days, product_as_of FROM accounts WHERE account_key = ?1", [account.key()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(backend)?;
-        row.map(|(fen_days, as_of)| Ok(BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? })).transpose()
+        self.first("SELECT product_fen_days, product_as_of FROM accounts WHERE account_key = ?1", [account.key()], |r| rows::product(r))
     }
 
     fn person_account_states(&mut self, psn_no: &str) -> StoreResult<Vec<(PersonAccount, Money, BalanceProduct)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT kind, balance_fen, product_fen_days, product_as_of FROM accounts WHERE owner = ?1 ORDER BY kind")
-            .map_err(backend)?;
-        let rows =
-            stmt.query_map([psn_no], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))).map_err(backend)?;
-        let mut states = Vec::new();
-        for row in rows {
-            let (kind, balance, fen_days, as_of) = row.map_err(backend)?;
-            let kind = parse_person_account(&kind)?;
-            states.push((kind, Money::from_fen(balance), BalanceProduct { fen_days: fen_days as i128, as_of: parse_date(&as_of)? }));
-        }
-        Ok(states)
+        self.all("SELECT kind, balance_fen, product_fen_days, product_as_of FROM accounts WHERE owner = ?1 ORDER BY kind", [psn_no], |r| {
+            Ok((parse_person_account(&r.text("kind")?)?, r.fen("balance_fen")?, rows::product(r)?))
+        })
     }
 
     fn audit(&mut self) -> StoreResult<AuditReport> {
-        let count = |sql: &str| -> StoreResult<u64> { self.row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(backend) };
+        let count = |sql: &str| -> StoreResult<u64> { self.one(sql, [], |r| r.int("n")).map(|n| n as u64) };
         let mut report = AuditReport {
-            accounts: count("SELECT COUNT(*) FROM accounts")?,
-            entries: count("SELECT COUNT(*) FROM journal_entries")?,
-            postings: count("SELECT COUNT(*) FROM postings")?,
+            accounts: count("SELECT COUNT(*) AS n FROM accounts")?,
+            entries: count("SELECT COUNT(*) AS n FROM journal_entries")?,
+            postings: count("SELECT COUNT(*) AS n FROM postings")?,
             ..AuditReport::default()
         };
+        // The audit runs rarely: its statements are not kept prepared.
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT a.account_key, a.balance_fen, COALESCE(s.total, 0) FROM accounts a
+                "SELECT a.account_key, a.balance_fen, COALESCE(s.total, 0) AS sum_fen FROM accounts a
                  LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total FROM postings GROUP BY account_id) s ON s.account_id = a.id
                  WHERE a.balance_fen <> COALESCE(s.total, 0) ORDER BY a.account_key",
             )
             .map_err(backend)?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))).map_err(backend)?;
-        for row in rows {
-            let (account, stored, sum) = row.map_err(backend)?;
-            report.mismatched.push(BalanceMismatch { account, stored: Money::from_fen(stored), sum_of_postings: Money::from_fen(sum) });
-        }
+        report.mismatched = read_all(&mut stmt, [], |r| {
+            Ok(BalanceMismatch { account: r.text("account_key")?, stored: r.fen("balance_fen")?, sum_of_postings: r.fen("sum_fen")? })
+        })?;
         let mut stmt = self.conn.prepare("SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount_fen) <> 0 ORDER BY entry_id").map_err(backend)?;
-        report.unbalanced_entries = stmt.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        report.unbalanced_entries = read_all(&mut stmt, [], |r| r.int("entry_id"))?;
         let mut stmt = self.conn.prepare("SELECT account_key, balance_fen FROM accounts WHERE may_go_negative = 0 AND balance_fen < 0").map_err(backend)?;
-        report.negative =
-            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?)))).map_err(backend)?.collect::<Result<_, _>>().map_err(backend)?;
+        report.negative = read_all(&mut stmt, [], |r| Ok((r.text("account_key")?, r.fen("balance_fen")?)))?;
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -194,18 +142,12 @@ impl LedgerTx for SqliteTx<'_> {
                 system_max = gongji_core::account::SYSTEM_BALANCE_MAX.fen(),
             ))
             .map_err(backend)?;
-        report.out_of_range = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, Money::from_fen(r.get(1)?), r.get::<_, i64>(2)?)))
-            .map_err(backend)?
-            .collect::<Result<_, _>>()
-            .map_err(backend)?;
-        let total: i64 = self.row("SELECT COALESCE(SUM(amount_fen), 0) FROM postings", [], |r| r.get(0)).map_err(backend)?;
-        report.ledger_total = Money::from_fen(total);
+        report.out_of_range = read_all(&mut stmt, [], |r| Ok((r.text("account_key")?, r.fen("balance_fen")?, r.int("product_fen_days")?)))?;
+        report.ledger_total = self.one("SELECT COALESCE(SUM(amount_fen), 0) AS total FROM postings", [], |r| r.fen("total"))?;
         Ok(report)
     }
 
     fn first_entry_date(&mut self) -> StoreResult<Option<NaiveDate>> {
-        let first: Option<String> = self.row("SELECT MIN(business_date) FROM journal_entries", [], |r| r.get(0)).map_err(backend)?;
-        first.as_deref().map(parse_date).transpose()
+        self.one("SELECT MIN(business_date) AS first FROM journal_entries", [], |r| r.opt_date("first"))
     }
 }

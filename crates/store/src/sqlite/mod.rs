@@ -9,12 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{JournalEntry, Provenance};
-use gongji_core::network::{Member, MemberState, Network};
-use gongji_core::settlement::{BillSplit, YearTotals};
-use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use gongji_core::network::{MemberState, Network};
+use gongji_core::settlement::YearTotals;
+use gongji_core::{AccountRef, AreaCode, Money, Person, PersonAccount, PersonStatus, VisitType};
+use rusqlite::types::FromSql;
+use rusqlite::{params, Connection, OptionalExtension, Params, Row, Statement, TransactionBehavior};
 
-use crate::rows::*;
+use crate::rows::{self, actor_text, bad_column, date_text, fen_days_i64, parse_area, parse_date, parse_instant, parse_person_account, Columns};
 use crate::*;
 
 mod family;
@@ -78,7 +79,7 @@ impl SqliteStore {
         // (0005), and are checked afterwards: a migration that broke a reference fails here.
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(backend)?;
         migrate(&mut conn)?;
-        let broken: Option<String> = conn.query_row("PRAGMA foreign_key_check", [], |r| r.get(0)).optional().map_err(backend)?;
+        let broken = conn.query_row("PRAGMA foreign_key_check", [], |r| Ok(column::<String>(r, "table"))).optional().map_err(backend)?.transpose()?;
         if let Some(table) = broken {
             return Err(StoreError::Corrupt(format!("a reference of table {table} points nowhere after the migrations")));
         }
@@ -124,7 +125,9 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)").map_err(backend)?;
     for (version, sql) in MIGRATIONS {
-        let applied: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0)).map_err(backend)?;
+        let applied: bool = tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1) AS applied", [version], |r| Ok(column(r, "applied")))
+            .map_err(backend)??;
         if !applied {
             tx.execute_batch(sql).map_err(backend)?;
             tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![version, Utc::now().to_rfc3339()]).map_err(backend)?;
@@ -137,6 +140,8 @@ struct SqliteTx<'a> {
     conn: &'a Connection,
 }
 
+/// A failure of SQLite itself (a statement that does not prepare or run, a lock, a constraint);
+/// a value that does not read back is [`column`]'s `Corrupt`.
 fn backend(err: rusqlite::Error) -> StoreError {
     match &err {
         rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
@@ -148,22 +153,93 @@ fn backend(err: rusqlite::Error) -> StoreError {
     }
 }
 
+/// The column `name` of `row`: a missing column or a value of another type is `Corrupt`.
+fn column<T: FromSql>(row: &Row<'_>, name: &str) -> StoreResult<T> {
+    row.get(name).map_err(|e| bad_column(name, e))
+}
+
+/// SQLite keeps dates and instants as text; they are parsed here.
+impl Columns for Row<'_> {
+    fn text(&self, name: &str) -> StoreResult<String> {
+        column(self, name)
+    }
+
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+        column(self, name)
+    }
+
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        column(self, name)
+    }
+
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
+        column(self, name)
+    }
+
+    fn int4(&self, name: &str) -> StoreResult<i64> {
+        column(self, name)
+    }
+
+    fn attempts(&self, name: &str) -> StoreResult<u32> {
+        column::<i64>(self, name).map(|n| n as u32)
+    }
+
+    fn date(&self, name: &str) -> StoreResult<NaiveDate> {
+        parse_date(&column::<String>(self, name)?)
+    }
+
+    fn opt_date(&self, name: &str) -> StoreResult<Option<NaiveDate>> {
+        column::<Option<String>>(self, name)?.as_deref().map(parse_date).transpose()
+    }
+
+    fn instant(&self, name: &str) -> StoreResult<DateTime<Utc>> {
+        parse_instant(&column::<String>(self, name)?)
+    }
+
+    fn opt_instant(&self, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        column::<Option<String>>(self, name)?.as_deref().map(parse_instant).transpose()
+    }
+}
+
+/// Every row `stmt` selects, each read by `read`.
+fn read_all<T, P: Params>(stmt: &mut Statement<'_>, params: P, mut read: impl FnMut(&Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    let mut rows = stmt.query(params).map_err(backend)?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        all.push(read(row)?);
+    }
+    Ok(all)
+}
+
+// Every statement runs through the connection's statement cache: preparing SQL costs more than
+// running it, and every statement here runs many times a second.
 impl SqliteTx<'_> {
-    /// Runs a statement through the connection's statement cache: preparing SQL costs more
-    /// than running it, and every statement here runs many times a second.
-    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+    fn exec<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
     }
 
-    /// One row through the statement cache.
-    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T> {
-        self.conn.prepare_cached(sql)?.query_row(params, f)
+    /// The first row `sql` selects, read by `read`; `None` when it selects none.
+    fn first<T, P: Params>(&self, sql: &str, params: P, read: impl FnOnce(&Row<'_>) -> StoreResult<T>) -> StoreResult<Option<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        let mut rows = stmt.query(params).map_err(backend)?;
+        rows.next().map_err(backend)?.map(read).transpose()
+    }
+
+    /// The row `sql` must select (an aggregate, a row known to exist).
+    fn one<T, P: Params>(&self, sql: &str, params: P, read: impl FnOnce(&Row<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        self.first(sql, params, read)?.ok_or_else(|| backend(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// Every row `sql` selects, each read by `read`.
+    fn all<T, P: Params>(&self, sql: &str, params: P, read: impl FnMut(&Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        read_all(&mut stmt, params, read)
     }
 
     /// The account's row id, creating the account on first use.
     fn account_id(&self, account: &AccountRef, day: NaiveDate) -> StoreResult<i64> {
         let key = account.key();
-        if let Some(id) = self.row("SELECT id FROM accounts WHERE account_key = ?1", [&key], |r| r.get(0)).optional().map_err(backend)? {
+        if let Some(id) = self.first("SELECT id FROM accounts WHERE account_key = ?1", [&key], |r| r.int("id"))? {
             return Ok(id);
         }
         let (owner, kind) = match account {

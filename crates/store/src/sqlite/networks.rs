@@ -4,22 +4,14 @@ use super::*;
 
 impl SqliteTx<'_> {
     fn load_network(&self, network_id: i64) -> StoreResult<Option<Network>> {
-        let header: Option<(String, String)> = self
-            .row("SELECT area, promoter FROM networks WHERE id = ?1 AND dissolved_at IS NULL", [network_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(backend)?;
+        let header = self.first("SELECT area, promoter FROM networks WHERE id = ?1 AND dissolved_at IS NULL", [network_id], |r| {
+            Ok((r.text("area")?, r.text("promoter")?))
+        })?;
         let Some((area, promoter)) = header else { return Ok(None) };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT psn_no, relation, state FROM network_members WHERE network_id = ?1 AND state <> 'left' ORDER BY position")
-            .map_err(backend)?;
-        let rows = stmt.query_map([network_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))).map_err(backend)?;
-        let mut members = Vec::new();
-        for row in rows {
-            let (psn_no, relation, state) = row.map_err(backend)?;
-            let state = parse_member_state(&state)?;
-            members.push(Member { psn_no, relation, state });
-        }
+        let members =
+            self.all("SELECT psn_no, relation, state FROM network_members WHERE network_id = ?1 AND state <> 'left' ORDER BY position", [network_id], |r| {
+                rows::member(r, r.text("psn_no")?)
+            })?;
         Ok(Some(Network { id: network_id, area: parse_area(&area)?, promoter, members }))
     }
 }
@@ -35,8 +27,7 @@ impl NetworksTx for SqliteTx<'_> {
     }
 
     fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>> {
-        let id: Option<i64> =
-            self.row("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        let id = self.first("SELECT network_id FROM network_members WHERE psn_no = ?1 AND state <> 'left'", [psn_no], |r| r.int("network_id"))?;
         match id {
             Some(id) => self.load_network(id),
             None => Ok(None),
@@ -48,9 +39,10 @@ impl NetworksTx for SqliteTx<'_> {
     }
 
     fn insert_member(&mut self, network_id: i64, psn_no: &str, relation: Option<&str>, state: MemberState, provenance: &Provenance) -> StoreResult<()> {
-        let position: i64 = self
-            .row("SELECT COALESCE(MAX(position), 0) + 1 FROM network_members WHERE network_id = ?1 AND state <> 'left'", [network_id], |r| r.get(0))
-            .map_err(backend)?;
+        let position =
+            self.one("SELECT COALESCE(MAX(position), 0) + 1 AS position FROM network_members WHERE network_id = ?1 AND state <> 'left'", [network_id], |r| {
+                r.int("position")
+            })?;
         self.exec(
             "INSERT INTO network_members (network_id, psn_no, relation, state, position, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![network_id, psn_no, relation, state.as_str(), position, provenance.recorded_at.to_rfc3339()],
@@ -117,85 +109,22 @@ impl NetworksTx for SqliteTx<'_> {
     }
 
     fn network_events(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<NetworkEvent>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, network_id, kind, subject, detail, actor, channel, business_date, recorded_at FROM network_events
-                 WHERE area = ?1 AND business_date BETWEEN ?2 AND ?3 ORDER BY id",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![area.as_str(), date_text(from), date_text(to)], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut events = Vec::new();
-        for row in rows {
-            let (id, network_id, kind, subject, detail, actor, channel, day, at) = row.map_err(backend)?;
-            events.push(NetworkEvent {
-                id,
-                event: NewNetworkEvent {
-                    network_id,
-                    area: area.clone(),
-                    kind,
-                    subject,
-                    detail,
-                    actor,
-                    channel,
-                    business_date: parse_date(&day)?,
-                    recorded_at: parse_instant(&at)?,
-                },
-            });
-        }
-        Ok(events)
+        self.all(
+            "SELECT id, network_id, kind, subject, detail, actor, channel, business_date, recorded_at FROM network_events
+             WHERE area = ?1 AND business_date BETWEEN ?2 AND ?3 ORDER BY id",
+            params![area.as_str(), date_text(from), date_text(to)],
+            |r| rows::network_event(r, area),
+        )
     }
 
     fn mut_movements(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MutMovement>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT e.id, a.owner, e.kind, e.business_date, p.amount_fen, e.actor, e.channel FROM postings p
-                 JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id JOIN persons ps ON ps.psn_no = a.owner
-                 WHERE a.kind = 'mut' AND ps.area = ?1 AND e.business_date BETWEEN ?2 AND ?3 ORDER BY e.id, p.id",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![area.as_str(), date_text(from), date_text(to)], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut movements = Vec::new();
-        for row in rows {
-            let (entry_id, psn_no, kind, day, fen, actor, channel) = row.map_err(backend)?;
-            movements.push(MutMovement {
-                entry_id,
-                psn_no,
-                kind: parse_entry_kind(&kind)?,
-                business_date: parse_date(&day)?,
-                amount: Money::from_fen(fen),
-                actor,
-                channel,
-            });
-        }
-        Ok(movements)
+        self.all(
+            "SELECT e.id AS entry_id, a.owner AS psn_no, e.kind, e.business_date, p.amount_fen, e.actor, e.channel FROM postings p
+             JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id JOIN persons ps ON ps.psn_no = a.owner
+             WHERE a.kind = 'mut' AND ps.area = ?1 AND e.business_date BETWEEN ?2 AND ?3 ORDER BY e.id, p.id",
+            params![area.as_str(), date_text(from), date_text(to)],
+            |r| rows::mut_movement(r),
+        )
     }
 
     fn set_preset(&mut self, psn_no: &str, amount: Option<Money>, provenance: &Provenance) -> StoreResult<()> {
@@ -209,7 +138,7 @@ impl NetworksTx for SqliteTx<'_> {
     }
 
     fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>> {
-        let fen: Option<Option<i64>> = self.row("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.get(0)).optional().map_err(backend)?;
+        let fen = self.first("SELECT amount_fen FROM presets WHERE psn_no = ?1", [psn_no], |r| r.opt_int("amount_fen"))?;
         Ok(fen.flatten().map(Money::from_fen))
     }
 }

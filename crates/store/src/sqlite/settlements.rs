@@ -4,79 +4,24 @@ use super::*;
 
 impl SqliteTx<'_> {
     /// The one settlement that `condition` (SQL after `WHERE`, over `params`) selects, with its
-    /// lines and steps. Columns are read by name.
-    fn settlement_where<P: rusqlite::Params>(&self, condition: &str, params: P) -> StoreResult<Option<StoredSettlement>> {
+    /// lines and steps.
+    fn settlement_where<P: Params>(&self, condition: &str, params: P) -> StoreResult<Option<StoredSettlement>> {
         let sql = format!(
             "SELECT id, institution, bill_id, attempt, patient, visit, bill_date, fingerprint, policy_id, policy_effective_from, network_id,
                     fund_pay_fen, self_borne_fen, first_self_pay_fen, self_funded_fen, deductible_applied_fen, cash_fen,
                     entry_id, cancel_entry_id, cancel_date
              FROM settlements WHERE {condition}"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
-        let mut rows = stmt.query(params).map_err(backend)?;
-        let Some(r) = rows.next().map_err(backend)? else { return Ok(None) };
-        let text = |name: &str| r.get::<_, String>(name).map_err(backend);
-        let fen = |name: &str| r.get::<_, i64>(name).map(Money::from_fen).map_err(backend);
-        let id: i64 = r.get("id").map_err(backend)?;
-        let visit = text("visit")?;
-        let attempt: i64 = r.get("attempt").map_err(backend)?;
-        let cancelled = match (r.get::<_, Option<i64>>("cancel_entry_id").map_err(backend)?, r.get::<_, Option<String>>("cancel_date").map_err(backend)?) {
-            (Some(entry), Some(day)) => Some((entry, parse_date(&day)?)),
-            (None, None) => None,
-            _ => return Err(StoreError::Corrupt(format!("settlement {id} has half a cancel"))),
-        };
-        let mut settlement = StoredSettlement {
-            id,
-            institution: text("institution")?,
-            bill_id: text("bill_id")?,
-            attempt: u32::try_from(attempt).map_err(|_| corrupt("attempt", &attempt.to_string()))?,
-            patient: text("patient")?,
-            visit: parse_visit(&visit)?,
-            bill_date: parse_date(&text("bill_date")?)?,
-            fingerprint: text("fingerprint")?,
-            policy_id: text("policy_id")?,
-            policy_effective_from: parse_date(&text("policy_effective_from")?)?,
-            network_id: r.get("network_id").map_err(backend)?,
-            split: BillSplit {
-                fund_pay: fen("fund_pay_fen")?,
-                self_borne: fen("self_borne_fen")?,
-                first_self_pay: fen("first_self_pay_fen")?,
-                self_funded: fen("self_funded_fen")?,
-            },
-            deductible_applied: fen("deductible_applied_fen")?,
-            cash: fen("cash_fen")?,
-            entry_id: r.get("entry_id").map_err(backend)?,
-            lines: Vec::new(),
-            steps: Vec::new(),
-            cancelled,
-        };
-        drop(rows);
-        let mut stmt =
-            self.conn.prepare_cached("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq").map_err(backend)?;
-        let rows =
-            stmt.query_map([id], |r| Ok((r.get::<_, String>("account_key")?, r.get::<_, String>("role")?, r.get::<_, i64>("amount_fen")?))).map_err(backend)?;
-        for row in rows {
-            let (key, role, amount) = row.map_err(backend)?;
-            settlement.lines.push((parse_account(&key)?, role, Money::from_fen(amount)));
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = ?1 ORDER BY seq")
-            .map_err(backend)?;
-        settlement.steps = stmt
-            .query_map([id], |r| {
-                Ok(StoredStep {
-                    account: r.get("account_key")?,
-                    role: r.get("role")?,
-                    amount: Money::from_fen(r.get("amount_fen")?),
-                    code: r.get("code")?,
-                    rule: r.get("rule")?,
-                    message: r.get("message")?,
-                })
-            })
-            .map_err(backend)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)?;
+        let Some(mut settlement) = self.first(&sql, params, |r| rows::settlement(r))? else { return Ok(None) };
+        settlement.lines =
+            self.all("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = ?1 ORDER BY seq", [settlement.id], |r| {
+                rows::settlement_line(r)
+            })?;
+        settlement.steps = self.all(
+            "SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = ?1 ORDER BY seq",
+            [settlement.id],
+            |r| rows::settlement_step(r),
+        )?;
         Ok(Some(settlement))
     }
 }
@@ -148,15 +93,12 @@ impl SettlementsTx for SqliteTx<'_> {
     }
 
     fn year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType) -> StoreResult<YearTotals> {
-        let row: Option<(i64, i64)> = self
-            .row(
-                "SELECT deductible_used_fen, fund_paid_fen FROM year_totals WHERE psn_no = ?1 AND year = ?2 AND visit = ?3",
-                params![psn_no, year, visit.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(backend)?;
-        Ok(row.map(|(d, f)| YearTotals { deductible_used: Money::from_fen(d), fund_paid: Money::from_fen(f) }).unwrap_or_default())
+        let totals = self.first(
+            "SELECT deductible_used_fen, fund_paid_fen FROM year_totals WHERE psn_no = ?1 AND year = ?2 AND visit = ?3",
+            params![psn_no, year, visit.as_str()],
+            |r| rows::year_totals(r),
+        )?;
+        Ok(totals.unwrap_or_default())
     }
 
     fn put_year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType, totals: YearTotals) -> StoreResult<()> {
@@ -179,42 +121,12 @@ impl SettlementsTx for SqliteTx<'_> {
     }
 
     fn refund_holdings_due(&mut self, day: NaiveDate) -> StoreResult<Vec<RefundHolding>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, owner, area, amount_fen, settlement_id, cancel_entry_id, created_date FROM refund_holdings
-                 WHERE synced_entry_id IS NULL AND created_date < ?1 ORDER BY id",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([date_text(day)], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut holdings = Vec::new();
-        for row in rows {
-            let (id, owner, area, fen, settlement_id, cancel_entry_id, day) = row.map_err(backend)?;
-            holdings.push(RefundHolding {
-                id,
-                holding: NewRefundHolding {
-                    owner,
-                    area: parse_area(&area)?,
-                    amount: Money::from_fen(fen),
-                    settlement_id,
-                    cancel_entry_id,
-                    created_date: parse_date(&day)?,
-                },
-            });
-        }
-        Ok(holdings)
+        self.all(
+            "SELECT id, owner, area, amount_fen, settlement_id, cancel_entry_id, created_date FROM refund_holdings
+             WHERE synced_entry_id IS NULL AND created_date < ?1 ORDER BY id",
+            [date_text(day)],
+            |r| rows::refund_holding(r),
+        )
     }
 
     fn mark_holding_synced(&mut self, holding_id: i64, entry_id: i64) -> StoreResult<()> {
