@@ -10,7 +10,7 @@ impl FamilyTx for PgTx<'_> {
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id",
             &[&n.kind, &n.psn_no, &n.recipient, &n.body, &n.secret, &n.reference, &n.created_at],
         )?;
-        Ok(row.get(0))
+        row.int("id")
     }
 
     fn notification(&mut self, id: i64) -> StoreResult<Option<Notification>> {
@@ -19,7 +19,7 @@ impl FamilyTx for PgTx<'_> {
              FROM notifications WHERE id = $1",
             &[&id],
         )?;
-        Ok(row.as_ref().map(notification_from_row))
+        row.as_ref().map(rows::notification).transpose()
     }
 
     fn notifications(&mut self, state: Option<&str>, limit: usize) -> StoreResult<Vec<Notification>> {
@@ -28,7 +28,7 @@ impl FamilyTx for PgTx<'_> {
              FROM notifications WHERE $1::text IS NULL OR state = $1 ORDER BY id LIMIT $2",
             &[&state, &limit_i64(limit)],
         )?;
-        Ok(rows.iter().map(notification_from_row).collect())
+        rows.iter().map(rows::notification).collect()
     }
 
     fn claim_notifications(&mut self, claim: &str, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Notification>> {
@@ -40,7 +40,7 @@ impl FamilyTx for PgTx<'_> {
              RETURNING id, kind, psn_no, recipient, body, secret, reference, state, attempts, last_error, claim, claimed_at, finished_at, created_at",
             &[&claim, &at, &limit_i64(limit)],
         )?;
-        let mut claimed: Vec<Notification> = rows.iter().map(notification_from_row).collect();
+        let mut claimed = rows.iter().map(rows::notification).collect::<StoreResult<Vec<_>>>()?;
         claimed.sort_by_key(|n| n.id);
         Ok(claimed)
     }
@@ -77,7 +77,7 @@ impl FamilyTx for PgTx<'_> {
                 &r.created_at,
             ],
         )?;
-        Ok(row.get(0))
+        row.int("id")
     }
 
     fn relative_transfer(&mut self, id: i64) -> StoreResult<Option<RelativeTransferRecord>> {
@@ -87,28 +87,7 @@ impl FamilyTx for PgTx<'_> {
              FROM relative_transfers WHERE id = $1",
             &[&id],
         )?;
-        Ok(row.map(|r| RelativeTransferRecord {
-            id,
-            request: NewRelativeTransfer {
-                authoriser: r.get(0),
-                beneficiary: r.get(1),
-                relation: r.get(2),
-                amount: Money::from_fen(r.get(3)),
-                code_salt: r.get(4),
-                code_hash: r.get(5),
-                expires_at: r.get(6),
-                notification_id: r.get(9),
-                commitment_accepted_at: r.get(11),
-                actor: r.get(12),
-                channel: r.get(13),
-                business_date: r.get(14),
-                created_at: r.get(15),
-            },
-            attempts: r.get::<_, i32>(7).max(0) as u32,
-            state: r.get(8),
-            entry_id: r.get(10),
-            finished_at: r.get(16),
-        }))
+        row.map(|r| rows::relative_transfer(&r, id)).transpose()
     }
 
     fn update_relative_transfer(&mut self, id: i64, state: &str, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()> {
@@ -128,7 +107,7 @@ impl FamilyTx for PgTx<'_> {
             &[&a.binder, &a.relative, &a.relation, &a.area.as_str(), &a.actor, &a.channel, &a.business_date, &a.recorded_at],
         )?;
         match row {
-            Some(row) => Ok(row.get(0)),
+            Some(row) => row.int("id"),
             None => Err(StoreError::AlreadyExists(format!("binding of {} by {}", a.relative, a.binder))),
         }
     }
@@ -147,24 +126,7 @@ impl FamilyTx for PgTx<'_> {
              WHERE (binder = $1 OR relative = $1) AND ended_at IS NULL ORDER BY id",
             &[&psn_no],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(Association {
-                    id: r.get(0),
-                    association: NewAssociation {
-                        binder: r.get(1),
-                        relative: r.get(2),
-                        relation: r.get(3),
-                        area: parse_area(r.get(4))?,
-                        actor: r.get(5),
-                        channel: r.get(6),
-                        business_date: r.get(7),
-                        recorded_at: r.get(8),
-                    },
-                    ended: None,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::association).collect()
     }
 
     fn insert_quota(&mut self, q: &QuotaRecord) -> StoreResult<i64> {
@@ -196,7 +158,7 @@ impl FamilyTx for PgTx<'_> {
             ],
         )?;
         match row {
-            Some(row) => Ok(row.get(0)),
+            Some(row) => row.int("id"),
             None => Err(StoreError::AlreadyExists(format!("quota {} ({})", q.uid, q.side))),
         }
     }
@@ -208,7 +170,7 @@ impl FamilyTx for PgTx<'_> {
              FROM quotas WHERE uid = $1 AND side = $2",
             &[&uid, &side],
         )?;
-        row.as_ref().map(quota_from_row).transpose()
+        row.as_ref().map(rows::quota).transpose()
     }
 
     fn quotas_of(&mut self, psn_no: &str) -> StoreResult<Vec<QuotaRecord>> {
@@ -218,7 +180,7 @@ impl FamilyTx for PgTx<'_> {
              FROM quotas WHERE (donor = $1 AND side IN ('local', 'donor')) OR (relative = $1 AND side IN ('local', 'relative')) ORDER BY id",
             &[&psn_no],
         )?;
-        rows.iter().map(quota_from_row).collect()
+        rows.iter().map(rows::quota).collect()
     }
 
     fn update_quota(&mut self, q: &QuotaRecord) -> StoreResult<()> {
@@ -260,31 +222,16 @@ impl FamilyTx for PgTx<'_> {
              FROM quota_events WHERE reference = $1 ORDER BY id",
             &[&reference],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| QuotaEvent {
-                quota_uid: r.get(0),
-                side: r.get(1),
-                kind: r.get(2),
-                amount: Money::from_fen(r.get(3)),
-                reference: r.get(4),
-                local_date: r.get(5),
-                entry_id: r.get(6),
-                actor: r.get(7),
-                channel: r.get(8),
-                business_date: r.get(9),
-                recorded_at: r.get(10),
-            })
-            .collect())
+        rows.iter().map(rows::quota_event).collect()
     }
 
     fn quota_grants_on(&mut self, donor: &str, local_date: NaiveDate) -> StoreResult<u32> {
         let row = self.one(
-            "SELECT COUNT(*) FROM quota_events e JOIN quotas q ON q.uid = e.quota_uid AND q.side = e.side
+            "SELECT COUNT(*) AS n FROM quota_events e JOIN quotas q ON q.uid = e.quota_uid AND q.side = e.side
              WHERE e.kind = 'grant' AND e.local_date = $1 AND q.donor = $2 AND q.side IN ('local', 'donor')",
             &[&local_date, &donor],
         )?;
-        Ok(row.get::<_, i64>(0).max(0) as u32)
+        Ok(row.int("n")?.max(0) as u32)
     }
 
     fn insert_area_message(&mut self, m: &AreaMessage) -> StoreResult<()> {
@@ -323,7 +270,7 @@ impl FamilyTx for PgTx<'_> {
              FROM area_outbox WHERE state = $1 ORDER BY seq LIMIT $2",
             &[&state, &limit_i64(limit)],
         )?;
-        rows.iter().map(area_message_from_row).collect()
+        rows.iter().map(rows::area_message).collect()
     }
 
     fn area_message(&mut self, id: &str) -> StoreResult<Option<OutboxMessage>> {
@@ -333,7 +280,7 @@ impl FamilyTx for PgTx<'_> {
              FROM area_outbox WHERE id = $1",
             &[&id],
         )?;
-        row.as_ref().map(area_message_from_row).transpose()
+        row.as_ref().map(rows::area_message).transpose()
     }
 
     fn answer_area_message(&mut self, id: &str, state: &str, answer: &str, at: DateTime<Utc>) -> StoreResult<bool> {
@@ -344,19 +291,7 @@ impl FamilyTx for PgTx<'_> {
 
     fn inbox_record(&mut self, message_id: &str) -> StoreResult<Option<InboxRecord>> {
         let row = self.opt("SELECT from_area, kind, outcome, code, detail, relative, applied_at FROM area_inbox WHERE message_id = $1", &[&message_id])?;
-        row.map(|r| {
-            Ok(InboxRecord {
-                message_id: message_id.to_string(),
-                from_area: parse_area(r.get(0))?,
-                kind: r.get(1),
-                outcome: r.get(2),
-                code: r.get(3),
-                detail: r.get(4),
-                relative: r.get(5),
-                applied_at: r.get(6),
-            })
-        })
-        .transpose()
+        row.map(|r| rows::inbox_record(&r, message_id)).transpose()
     }
 
     fn insert_inbox_record(&mut self, r: &InboxRecord) -> StoreResult<()> {
@@ -407,98 +342,11 @@ impl FamilyTx for PgTx<'_> {
              FROM clearing ORDER BY recorded_at, message_id, direction",
             &[],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(ClearingRecord {
-                    message_id: r.get(0),
-                    direction: r.get(1),
-                    area: parse_area(r.get(2))?,
-                    counterparty: parse_area(r.get(3))?,
-                    kind: r.get(4),
-                    quota_uid: r.get(5),
-                    amount: Money::from_fen(r.get(6)),
-                    state: r.get(7),
-                    entry_id: r.get(8),
-                    business_date: r.get(9),
-                    recorded_at: r.get(10),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::clearing_record).collect()
     }
 }
 
-// Family models (§7, §8, §15)
+/// A `LIMIT` parameter (BIGINT).
 fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-fn notification_from_row(r: &Row) -> Notification {
-    Notification {
-        id: r.get(0),
-        notification: NewNotification {
-            kind: r.get(1),
-            psn_no: r.get(2),
-            recipient: r.get(3),
-            body: r.get(4),
-            secret: r.get(5),
-            reference: r.get(6),
-            created_at: r.get(13),
-        },
-        state: r.get(7),
-        attempts: r.get::<_, i32>(8).max(0) as u32,
-        last_error: r.get(9),
-        claim: r.get(10),
-        claimed_at: r.get(11),
-        finished_at: r.get(12),
-    }
-}
-
-fn quota_from_row(r: &Row) -> StoreResult<QuotaRecord> {
-    Ok(QuotaRecord {
-        id: r.get(0),
-        uid: r.get(1),
-        side: r.get(2),
-        donor: r.get(3),
-        donor_area: parse_area(r.get(4))?,
-        relative: r.get(5),
-        relative_area: parse_area(r.get(6))?,
-        relative_name: r.get(7),
-        relative_id_number: r.get(8),
-        relation: r.get(9),
-        state: r.get(10),
-        granted: Money::from_fen(r.get(11)),
-        used: Money::from_fen(r.get(12)),
-        returned: Money::from_fen(r.get(13)),
-        actor: r.get(14),
-        channel: r.get(15),
-        business_date: r.get(16),
-        created_at: r.get(17),
-        ended_at: r.get(18),
-        end_reason: r.get(19),
-    })
-}
-
-fn area_message_from_row(r: &Row) -> StoreResult<OutboxMessage> {
-    Ok(OutboxMessage {
-        message: AreaMessage {
-            id: r.get(0),
-            from_area: parse_area(r.get(1))?,
-            to_area: parse_area(r.get(2))?,
-            kind: r.get(3),
-            quota_uid: r.get(4),
-            amount: Money::from_fen(r.get(5)),
-            donor: r.get(6),
-            donor_area: parse_area(r.get(7))?,
-            relative: r.get(8),
-            relative_name: r.get(9),
-            relative_id_number: r.get(10),
-            relation: r.get(11),
-            reason: r.get(12),
-            business_date: r.get(13),
-            created_at: r.get(14),
-        },
-        state: r.get(15),
-        answer: r.get(16),
-        answered_at: r.get(17),
-    })
 }

@@ -3,7 +3,6 @@
 use super::*;
 
 impl JobsTx for PgTx<'_> {
-    // Batch jobs (§10)
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
         // A loose index scan: one probe of persons_area per distinct area, not a pass over
         // every person.
@@ -16,7 +15,7 @@ impl JobsTx for PgTx<'_> {
              SELECT area FROM areas WHERE area IS NOT NULL",
             &[],
         )?;
-        rows.iter().map(|r| parse_area(r.get(0))).collect()
+        rows.iter().map(|r| r.area("area")).collect()
     }
 
     fn set_product(&mut self, account: &AccountRef, product: BalanceProduct) -> StoreResult<()> {
@@ -44,7 +43,9 @@ impl JobsTx for PgTx<'_> {
     }
 
     fn job_mark(&mut self, job: &str, period: &str, subject: &str) -> StoreResult<Option<String>> {
-        Ok(self.opt("SELECT outcome FROM job_marks WHERE job = $1 AND period = $2 AND subject = $3", &[&job, &period, &subject])?.map(|r| r.get(0)))
+        self.opt("SELECT outcome FROM job_marks WHERE job = $1 AND period = $2 AND subject = $3", &[&job, &period, &subject])?
+            .map(|r| r.text("outcome"))
+            .transpose()
     }
 
     fn insert_job_mark(&mut self, mark: &JobMark) -> StoreResult<()> {
@@ -60,10 +61,7 @@ impl JobsTx for PgTx<'_> {
 
     fn job_marks(&mut self, job: &str, period: &str) -> StoreResult<Vec<JobMark>> {
         let rows = self.rows("SELECT subject, outcome, recorded_at FROM job_marks WHERE job = $1 AND period = $2 ORDER BY subject", &[&job, &period])?;
-        Ok(rows
-            .iter()
-            .map(|r| JobMark { job: job.to_string(), period: period.to_string(), subject: r.get(0), outcome: r.get(1), recorded_at: r.get(2) })
-            .collect())
+        rows.iter().map(|r| rows::job_mark(r, job, period)).collect()
     }
 
     fn presets_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<(String, Money)>> {
@@ -72,7 +70,7 @@ impl JobsTx for PgTx<'_> {
              WHERE p.area = $1 AND pr.amount_fen IS NOT NULL AND pr.psn_no > $2 ORDER BY pr.psn_no LIMIT $3",
             &[&area.as_str(), &after_psn_no, &(limit as i64)],
         )?;
-        Ok(rows.iter().map(|r| (r.get(0), Money::from_fen(r.get(1)))).collect())
+        rows.iter().map(rows::preset_of).collect()
     }
 
     fn insert_liquidation(&mut self, l: &Liquidation) -> StoreResult<()> {
@@ -89,14 +87,6 @@ impl JobsTx for PgTx<'_> {
 
     fn liquidation(&mut self, psn_no: &str) -> StoreResult<Option<Liquidation>> {
         let row = self.opt("SELECT reason, business_date, principal_fen, interest_fen, payee, entry_id FROM liquidations WHERE psn_no = $1", &[&psn_no])?;
-        Ok(row.map(|r| Liquidation {
-            psn_no: psn_no.to_string(),
-            reason: r.get(0),
-            business_date: r.get(1),
-            principal: Money::from_fen(r.get(2)),
-            interest: Money::from_fen(r.get(3)),
-            payee: r.get(4),
-            entry_id: r.get(5),
-        }))
+        row.map(|r| rows::liquidation(&r, psn_no)).transpose()
     }
 }

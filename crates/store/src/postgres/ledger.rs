@@ -102,10 +102,10 @@ posted AS (
     ORDER BY p.ord
     RETURNING id
 )
-SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM opened), (SELECT count(*) FROM posted),
+SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM opened) AS moved, (SELECT count(*) FROM posted) AS posted,
     -- ST10: balances this entry took above their account's admitted maximum
     (SELECT count(*) FROM moved WHERE over_max)
-        + (SELECT count(*) FROM opened o JOIN ids ON ids.account_id = o.account_id WHERE o.balance_fen > ids.balance_max)";
+        + (SELECT count(*) FROM opened o JOIN ids ON ids.account_id = o.account_id WHERE o.balance_fen > ids.balance_max) AS over_max";
 
 impl LedgerTx for PgTx<'_> {
     fn balance(&mut self, account: &AccountRef) -> StoreResult<Money> {
@@ -118,10 +118,10 @@ impl LedgerTx for PgTx<'_> {
             return Ok(*balance);
         }
         let row = self.one(
-            "SELECT COALESCE(SUM(b.balance_fen), 0)::bigint FROM accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.account_key = $1",
+            "SELECT COALESCE(SUM(b.balance_fen), 0)::bigint AS balance_fen FROM accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.account_key = $1",
             &[&account.key()],
         )?;
-        Ok(Money::from_fen(row.get(0)))
+        row.fen("balance_fen")
     }
 
     fn post(&mut self, entry: &JournalEntry) -> StoreResult<i64> {
@@ -146,7 +146,7 @@ impl LedgerTx for PgTx<'_> {
         for posting in &entry.postings {
             self.cache.forget_account(&posting.account.key());
         }
-        let entry_id: i64 = row.get(0);
+        let entry_id = row.int("id")?;
         let moves = moves_of(entry, self.conn.shard)?;
         let posting_keys: Vec<String> = entry.postings.iter().map(|p| p.account.key()).collect();
         let posting_amounts: Vec<i64> = entry.postings.iter().map(|p| p.amount.fen()).collect();
@@ -182,7 +182,7 @@ impl LedgerTx for PgTx<'_> {
             }
             other => other?,
         };
-        let (moved, posted, over_max): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
+        let (moved, posted, over_max) = (counts.int("moved")?, counts.int("posted")?, counts.int("over_max")?);
         if over_max > 0 {
             let credited: Vec<&str> = moves
                 .keys
@@ -201,48 +201,30 @@ impl LedgerTx for PgTx<'_> {
     }
 
     fn entry_by_key(&mut self, key: &str) -> StoreResult<Option<i64>> {
-        Ok(self.opt("SELECT id FROM journal_entries WHERE idempotency_key = $1", &[&key])?.map(|r| r.get(0)))
+        self.opt("SELECT id FROM journal_entries WHERE idempotency_key = $1", &[&key])?.map(|r| r.int("id")).transpose()
     }
 
     fn entry(&mut self, entry_id: i64) -> StoreResult<Option<StoredEntry>> {
         let Some(header) = self.opt("SELECT kind, business_date, recorded_at, actor, channel, memo FROM journal_entries WHERE id = $1", &[&entry_id])? else {
             return Ok(None);
         };
+        let mut entry = rows::entry(&header, entry_id)?;
         let rows = self.rows(
             "SELECT a.account_key, p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id WHERE p.entry_id = $1 ORDER BY p.id",
             &[&entry_id],
         )?;
-        let postings = rows.iter().map(|r| Ok((parse_account(r.get(0))?, Money::from_fen(r.get(1))))).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(StoredEntry {
-            id: entry_id,
-            kind: parse_entry_kind(header.get(0))?,
-            business_date: header.get(1),
-            recorded_at: header.get(2),
-            actor: header.get(3),
-            channel: header.get(4),
-            memo: header.get(5),
-            postings,
-        }))
+        entry.postings = rows.iter().map(rows::posting).collect::<StoreResult<_>>()?;
+        Ok(Some(entry))
     }
 
     fn statement(&mut self, account: &AccountRef, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<StatementLine>> {
         let rows = self.rows(
-            "SELECT e.id, e.kind, e.business_date, p.amount_fen, e.memo FROM postings p
+            "SELECT e.id AS entry_id, e.kind, e.business_date, p.amount_fen, e.memo FROM postings p
              JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id
              WHERE a.account_key = $1 AND e.business_date BETWEEN $2 AND $3 ORDER BY e.id, p.id",
             &[&account.key(), &from, &to],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(StatementLine {
-                    entry_id: r.get(0),
-                    kind: parse_entry_kind(r.get(1))?,
-                    business_date: r.get(2),
-                    amount: Money::from_fen(r.get(3)),
-                    memo: r.get(4),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::statement_line).collect()
     }
 
     fn balance_product(&mut self, account: &AccountRef) -> StoreResult<Option<BalanceProduct>> {
@@ -258,8 +240,7 @@ impl LedgerTx for PgTx<'_> {
             "SELECT b.balance_fen, b.product_fen_days, b.product_as_of FROM accounts a JOIN account_balances b ON b.account_id = a.id WHERE a.account_key = $1",
             &[&account.key()],
         )?;
-        let shards: Vec<(i64, BalanceProduct)> =
-            rows.iter().map(|r| (r.get::<_, i64>(0), BalanceProduct { fen_days: r.get::<_, i64>(1) as i128, as_of: r.get(2) })).collect();
+        let shards = rows.iter().map(|r| Ok((r.int("balance_fen")?, rows::product(r)?))).collect::<StoreResult<Vec<_>>>()?;
         Ok(sum_products(&shards))
     }
 
@@ -274,9 +255,8 @@ impl LedgerTx for PgTx<'_> {
         )?;
         let mut states: Vec<(PersonAccount, Vec<(i64, BalanceProduct)>)> = Vec::new();
         for row in &rows {
-            let kind: String = row.get(0);
-            let kind = parse_person_account(&kind)?;
-            let shard = (row.get::<_, i64>(1), BalanceProduct { fen_days: row.get::<_, i64>(2) as i128, as_of: row.get(3) });
+            let kind = parse_person_account(&row.text("kind")?)?;
+            let shard = (row.int("balance_fen")?, rows::product(row)?);
             match states.last_mut() {
                 Some((last, shards)) if *last == kind => shards.push(shard),
                 _ => states.push((kind, vec![shard])),
@@ -292,37 +272,46 @@ impl LedgerTx for PgTx<'_> {
     }
 
     fn audit(&mut self) -> StoreResult<AuditReport> {
-        let counts = self.one("SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM journal_entries), (SELECT count(*) FROM postings)", &[])?;
+        let counts = self.one(
+            "SELECT (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM journal_entries) AS entries, (SELECT count(*) FROM postings) AS postings",
+            &[],
+        )?;
         let mut report = AuditReport {
-            accounts: counts.get::<_, i64>(0) as u64,
-            entries: counts.get::<_, i64>(1) as u64,
-            postings: counts.get::<_, i64>(2) as u64,
+            accounts: counts.int("accounts")? as u64,
+            entries: counts.int("entries")? as u64,
+            postings: counts.int("postings")? as u64,
             ..AuditReport::default()
         };
-        for row in self.rows(
-            "SELECT a.account_key, COALESCE(b.total, 0)::bigint, COALESCE(s.total, 0)::bigint FROM accounts a
-             LEFT JOIN (SELECT account_id, SUM(balance_fen) AS total FROM account_balances GROUP BY account_id) b ON b.account_id = a.id
-             LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total FROM postings GROUP BY account_id) s ON s.account_id = a.id
-             WHERE COALESCE(b.total, 0) <> COALESCE(s.total, 0) ORDER BY a.account_key",
-            &[],
-        )? {
-            report.mismatched.push(BalanceMismatch { account: row.get(0), stored: Money::from_fen(row.get(1)), sum_of_postings: Money::from_fen(row.get(2)) });
-        }
-        report.unbalanced_entries =
-            self.rows("SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount_fen) <> 0 ORDER BY entry_id", &[])?.iter().map(|r| r.get(0)).collect();
+        report.mismatched = self
+            .rows(
+                "SELECT a.account_key, COALESCE(b.total, 0)::bigint AS balance_fen, COALESCE(s.total, 0)::bigint AS sum_fen FROM accounts a
+                 LEFT JOIN (SELECT account_id, SUM(balance_fen) AS total FROM account_balances GROUP BY account_id) b ON b.account_id = a.id
+                 LEFT JOIN (SELECT account_id, SUM(amount_fen) AS total FROM postings GROUP BY account_id) s ON s.account_id = a.id
+                 WHERE COALESCE(b.total, 0) <> COALESCE(s.total, 0) ORDER BY a.account_key",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok(BalanceMismatch { account: r.text("account_key")?, stored: r.fen("balance_fen")?, sum_of_postings: r.fen("sum_fen")? }))
+            .collect::<StoreResult<_>>()?;
+        report.unbalanced_entries = self
+            .rows("SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount_fen) <> 0 ORDER BY entry_id", &[])?
+            .iter()
+            .map(|r| r.int("entry_id"))
+            .collect::<StoreResult<_>>()?;
         report.negative = self
             .rows(
-                "SELECT a.account_key, SUM(b.balance_fen)::bigint FROM accounts a JOIN account_balances b ON b.account_id = a.id
+                "SELECT a.account_key, SUM(b.balance_fen)::bigint AS balance_fen FROM accounts a JOIN account_balances b ON b.account_id = a.id
                  WHERE NOT a.may_go_negative GROUP BY a.account_key HAVING SUM(b.balance_fen) < 0 ORDER BY a.account_key",
                 &[],
             )?
             .iter()
-            .map(|r| (r.get(0), Money::from_fen(r.get(1))))
-            .collect();
+            .map(|r| Ok((r.text("account_key")?, r.fen("balance_fen")?)))
+            .collect::<StoreResult<_>>()?;
         let (person_max, system_max) = (gongji_core::account::PERSON_BALANCE_MAX.fen(), gongji_core::account::SYSTEM_BALANCE_MAX.fen());
         report.out_of_range = self
             .rows(
-                "SELECT a.account_key, SUM(b.balance_fen)::bigint, SUM(b.product_fen_days)::bigint FROM accounts a JOIN account_balances b ON b.account_id = a.id
+                "SELECT a.account_key, SUM(b.balance_fen)::bigint AS balance_fen, SUM(b.product_fen_days)::bigint AS product_fen_days
+                 FROM accounts a JOIN account_balances b ON b.account_id = a.id
                  GROUP BY a.account_key, a.owner, a.kind
                  HAVING (a.owner IS NOT NULL AND SUM(b.balance_fen) > $1::bigint)
                      OR (a.owner IS NULL AND ABS(SUM(b.balance_fen)) > $2::bigint)
@@ -332,15 +321,15 @@ impl LedgerTx for PgTx<'_> {
                 &[&person_max, &system_max],
             )?
             .iter()
-            .map(|r| Ok((column(r, "account_key")?, Money::from_fen(r.try_get(1).map_err(|e| StoreError::Corrupt(format!("balance: {e}")))?), r.try_get(2).map_err(|e| StoreError::Corrupt(format!("product: {e}")))?)))
+            .map(|r| Ok((r.text("account_key")?, r.fen("balance_fen")?, r.int("product_fen_days")?)))
             .collect::<StoreResult<_>>()?;
-        let total = self.one("SELECT COALESCE(SUM(amount_fen), 0)::bigint FROM postings", &[])?;
-        report.ledger_total = Money::from_fen(total.get(0));
+        let total = self.one("SELECT COALESCE(SUM(amount_fen), 0)::bigint AS total FROM postings", &[])?;
+        report.ledger_total = total.fen("total")?;
         Ok(report)
     }
 
     fn first_entry_date(&mut self) -> StoreResult<Option<NaiveDate>> {
-        let row = self.one("SELECT MIN(business_date) FROM journal_entries", &[])?;
-        column(&row, "min")
+        let row = self.one("SELECT MIN(business_date) AS first FROM journal_entries", &[])?;
+        row.opt_date("first")
     }
 }

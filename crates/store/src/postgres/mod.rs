@@ -38,14 +38,14 @@ use ::postgres as pg;
 use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{JournalEntry, Provenance};
-use gongji_core::network::{Member, MemberState, Network};
-use gongji_core::settlement::{BillSplit, YearTotals};
-use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
+use gongji_core::network::{MemberState, Network};
+use gongji_core::settlement::YearTotals;
+use gongji_core::{AccountRef, AreaCode, Money, Person, PersonAccount, PersonStatus, VisitType};
 use pg::error::SqlState;
 use pg::types::ToSql;
 use pg::{Client, NoTls, Row, Statement};
 
-use crate::rows::*;
+use crate::rows::{self, actor_text, bad_column, fen_days_i64, parse_person_account, Columns};
 use crate::*;
 
 mod family;
@@ -322,10 +322,10 @@ fn migrate(client: &mut Client) -> StoreResult<()> {
     step(&mut tx, &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))?;
     step(&mut tx, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)")?;
     for (version, sql) in MIGRATIONS {
-        let applied = tx
-            .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[version])
-            .map_err(|e| StoreError::Backend(format!("migrate: {e}")))?
-            .get::<_, bool>(0);
+        let row = tx
+            .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1) AS applied", &[version])
+            .map_err(|e| StoreError::Backend(format!("migrate: {e}")))?;
+        let applied: bool = column(&row, "applied")?;
         if !applied {
             step(&mut tx, sql)?;
             tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())", &[version])
@@ -469,9 +469,52 @@ impl PgTx<'_> {
     }
 }
 
-/// The column `name` of `row`: a missing column or a value of another type is `Corrupt`.
+/// The column `name` of `row`: a missing column, a NULL where a value must be, or a value of
+/// another type is `Corrupt` (where `Row::get` would panic).
 fn column<'a, T: pg::types::FromSql<'a>>(row: &'a Row, name: &str) -> StoreResult<T> {
-    row.try_get(name).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+    row.try_get(name).map_err(|e| bad_column(name, e))
+}
+
+impl Columns for Row {
+    fn text(&self, name: &str) -> StoreResult<String> {
+        column(self, name)
+    }
+
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+        column(self, name)
+    }
+
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        column(self, name)
+    }
+
+    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
+        column(self, name)
+    }
+
+    fn int4(&self, name: &str) -> StoreResult<i64> {
+        column::<i32>(self, name).map(i64::from)
+    }
+
+    fn attempts(&self, name: &str) -> StoreResult<u32> {
+        column::<i32>(self, name).map(|n| n.max(0) as u32)
+    }
+
+    fn date(&self, name: &str) -> StoreResult<NaiveDate> {
+        column(self, name)
+    }
+
+    fn opt_date(&self, name: &str) -> StoreResult<Option<NaiveDate>> {
+        column(self, name)
+    }
+
+    fn instant(&self, name: &str) -> StoreResult<DateTime<Utc>> {
+        column(self, name)
+    }
+
+    fn opt_instant(&self, name: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        column(self, name)
+    }
 }
 
 /// The keys of a person's accounts of these kinds. Person accounts are looked up by key (unique

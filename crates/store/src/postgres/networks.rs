@@ -11,7 +11,7 @@ impl PgTx<'_> {
 
     fn load_network(&mut self, network_id: i64) -> StoreResult<Option<Network>> {
         let rows = self.rows(
-            "SELECT n.area, n.promoter, m.psn_no, m.relation, m.state FROM networks n
+            "SELECT n.area AS network_area, n.promoter, m.psn_no AS member, m.relation, m.state FROM networks n
              LEFT JOIN network_members m ON m.network_id = n.id AND m.state <> 'left'
              WHERE n.id = $1 AND n.dissolved_at IS NULL ORDER BY m.position, m.id",
             &[&network_id],
@@ -20,47 +20,30 @@ impl PgTx<'_> {
     }
 }
 
-fn network_from_rows(network_id: i64, rows: &[Row]) -> StoreResult<Option<Network>> {
-    let Some(first) = rows.first() else { return Ok(None) };
-    let area: String = first.get(0);
+/// A network from rows with its network_area and promoter, and a member in each (member,
+/// relation, state) unless it has none (member NULL).
+fn network_from_rows(network_id: i64, found: &[Row]) -> StoreResult<Option<Network>> {
+    let Some(first) = found.first() else { return Ok(None) };
     let mut members = Vec::new();
-    for row in rows {
-        let Some(psn_no) = row.get::<_, Option<String>>(2) else { continue };
-        let state: String = row.get(4);
-        let state = parse_member_state(&state)?;
-        members.push(Member { psn_no, relation: row.get(3), state });
+    for row in found {
+        let Some(psn_no) = row.opt_text("member")? else { continue };
+        members.push(rows::member(row, psn_no)?);
     }
-    Ok(Some(Network { id: network_id, area: parse_area(&area)?, promoter: first.get(1), members }))
-}
-
-/// A person from the texts of the columns psn_no, name, id_number, area, insurance, phone, status.
-fn person_from_texts(texts: &[Option<String>]) -> StoreResult<Person> {
-    let text = |i: usize| texts.get(i).cloned().flatten().ok_or_else(|| StoreError::Corrupt("person row".into()));
-    let psn_no = text(0)?;
-    let (id_number, area, insurance, status) = (text(2)?, text(3)?, text(4)?, text(6)?);
-    Ok(Person {
-        id_number: IdNumber::parse(&id_number).map_err(|_| corrupt("id number of", &psn_no))?,
-        area: parse_area(&area)?,
-        insurance: InsuranceType::parse(&insurance).ok_or_else(|| corrupt("insurance", &insurance))?,
-        status: parse_status(&status)?,
-        name: text(1)?,
-        phone: texts.get(5).cloned().flatten(),
-        psn_no,
-    })
+    Ok(Some(Network { id: network_id, area: first.area("network_area")?, promoter: first.text("promoter")?, members }))
 }
 
 impl NetworksTx for PgTx<'_> {
     fn insert_network(&mut self, area: &AreaCode, promoter: &str, provenance: &Provenance) -> StoreResult<i64> {
         let row = self
             .one("INSERT INTO networks (area, promoter, created_at) VALUES ($1, $2, $3) RETURNING id", &[&area.as_str(), &promoter, &provenance.recorded_at])?;
-        Ok(row.get(0))
+        row.int("id")
     }
 
     fn network_of(&mut self, psn_no: &str) -> StoreResult<Option<Network>> {
         // The network with each member's person row and MUT balance, in one round trip: the
         // waterfall (ST2) reads them next.
         let rows = self.rows(
-            "SELECT n.area, n.promoter, m.psn_no, m.relation, m.state, n.id,
+            "SELECT n.area AS network_area, n.promoter, m.psn_no AS member, m.relation, m.state, n.id AS network_id,
                     p.psn_no, p.name, p.id_number, p.area, p.insurance, p.phone, p.status, b.balance_fen
              FROM networks n
              LEFT JOIN network_members m ON m.network_id = n.id AND m.state <> 'left'
@@ -72,19 +55,16 @@ impl NetworksTx for PgTx<'_> {
             &[&psn_no],
         )?;
         let Some(first) = rows.first() else { return Ok(None) };
-        let network = network_from_rows(first.get(5), &rows)?;
+        let network = network_from_rows(first.int("network_id")?, &rows)?;
         for row in &rows {
-            let Some(member) = row.get::<_, Option<String>>(6) else { continue };
-            let mut person = Vec::with_capacity(7);
-            for column in 6..13 {
-                person.push(row.get::<_, Option<String>>(column));
-            }
+            // The member's person row (psn_no, name, … of persons) and MUT balance.
+            let Some(member) = row.opt_text("psn_no")? else { continue };
             let key = AccountRef::person(&member, PersonAccount::Mut).key();
             if !self.cache.balances.contains_key(&key) {
-                self.cache.balances.insert(key, Money::from_fen(row.get::<_, Option<i64>>(13).unwrap_or(0)));
+                self.cache.balances.insert(key, Money::from_fen(row.opt_int("balance_fen")?.unwrap_or(0)));
             }
             if !self.cache.persons.contains_key(&member) {
-                let cached = person_from_texts(&person)?;
+                let cached = rows::person(row)?;
                 self.cache.persons.insert(member, Some(cached));
             }
         }
@@ -171,45 +151,17 @@ impl NetworksTx for PgTx<'_> {
              WHERE area = $1 AND business_date BETWEEN $2 AND $3 ORDER BY id",
             &[&area.as_str(), &from, &to],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| NetworkEvent {
-                id: r.get(0),
-                event: NewNetworkEvent {
-                    network_id: r.get(1),
-                    area: area.clone(),
-                    kind: r.get(2),
-                    subject: r.get(3),
-                    detail: r.get(4),
-                    actor: r.get(5),
-                    channel: r.get(6),
-                    business_date: r.get(7),
-                    recorded_at: r.get(8),
-                },
-            })
-            .collect())
+        rows.iter().map(|r| rows::network_event(r, area)).collect()
     }
 
     fn mut_movements(&mut self, area: &AreaCode, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<MutMovement>> {
         let rows = self.rows(
-            "SELECT e.id, a.owner, e.kind, e.business_date, p.amount_fen, e.actor, e.channel FROM postings p
+            "SELECT e.id AS entry_id, a.owner AS psn_no, e.kind, e.business_date, p.amount_fen, e.actor, e.channel FROM postings p
              JOIN accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id JOIN persons ps ON ps.psn_no = a.owner
              WHERE a.kind = 'mut' AND ps.area = $1 AND e.business_date BETWEEN $2 AND $3 ORDER BY e.id, p.id",
             &[&area.as_str(), &from, &to],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(MutMovement {
-                    entry_id: r.get(0),
-                    psn_no: r.get(1),
-                    kind: parse_entry_kind(r.get(2))?,
-                    business_date: r.get(3),
-                    amount: Money::from_fen(r.get(4)),
-                    actor: r.get(5),
-                    channel: r.get(6),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::mut_movement).collect()
     }
 
     fn set_preset(&mut self, psn_no: &str, amount: Option<Money>, provenance: &Provenance) -> StoreResult<()> {
@@ -223,6 +175,7 @@ impl NetworksTx for PgTx<'_> {
 
     fn preset(&mut self, psn_no: &str) -> StoreResult<Option<Money>> {
         let row = self.opt("SELECT amount_fen FROM presets WHERE psn_no = $1", &[&psn_no])?;
-        Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)).map(Money::from_fen))
+        let fen = row.map(|r| r.opt_int("amount_fen")).transpose()?;
+        Ok(fen.flatten().map(Money::from_fen))
     }
 }

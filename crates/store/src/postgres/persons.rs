@@ -2,23 +2,6 @@
 
 use super::*;
 
-fn person_from_row(row: &Row) -> StoreResult<Person> {
-    let psn_no: String = row.get(0);
-    let id_number: String = row.get(2);
-    let area: String = row.get(3);
-    let insurance: String = row.get(4);
-    let status: String = row.get(6);
-    Ok(Person {
-        id_number: IdNumber::parse(&id_number).map_err(|_| corrupt("id number of", &psn_no))?,
-        area: parse_area(&area)?,
-        insurance: InsuranceType::parse(&insurance).ok_or_else(|| corrupt("insurance", &insurance))?,
-        status: parse_status(&status)?,
-        name: row.get(1),
-        phone: row.get(5),
-        psn_no,
-    })
-}
-
 impl PersonsTx for PgTx<'_> {
     fn insert_person(&mut self, person: &Person, provenance: &Provenance) -> StoreResult<()> {
         self.cache.persons.remove(&person.psn_no);
@@ -59,11 +42,11 @@ impl PersonsTx for PgTx<'_> {
             self.cache.persons.insert(psn_no.to_string(), None);
             return Ok(None);
         };
-        let person = person_from_row(first)?;
+        let person = rows::person(first)?;
         let mut products: HashMap<String, Vec<(i64, BalanceProduct)>> = HashMap::new();
         for row in &rows {
-            let (Some(key), Some(balance)) = (row.get::<_, Option<String>>(7), row.get::<_, Option<i64>>(8)) else { continue };
-            products.entry(key).or_default().push((balance, BalanceProduct { fen_days: row.get::<_, i64>(9) as i128, as_of: row.get(10) }));
+            let (Some(key), Some(balance)) = (row.opt_text("account_key")?, row.opt_int("balance_fen")?) else { continue };
+            products.entry(key).or_default().push((balance, rows::product(row)?));
         }
         for kind in PERSON_ACCOUNTS {
             let key = AccountRef::person(psn_no, kind).key();
@@ -77,7 +60,7 @@ impl PersonsTx for PgTx<'_> {
 
     fn person_by_id_number(&mut self, id_number: &str) -> StoreResult<Option<Person>> {
         let row = self.opt("SELECT psn_no, name, id_number, area, insurance, phone, status FROM persons WHERE id_number = $1", &[&id_number])?;
-        row.as_ref().map(person_from_row).transpose()
+        row.as_ref().map(rows::person).transpose()
     }
 
     fn set_person_status(&mut self, psn_no: &str, status: PersonStatus, reason: &str, provenance: &Provenance) -> StoreResult<()> {
@@ -87,7 +70,7 @@ impl PersonsTx for PgTx<'_> {
              UPDATE persons p SET status = $2 FROM old WHERE p.psn_no = $1 RETURNING old.status",
             &[&psn_no, &status.as_str()],
         )?;
-        let from: String = row.get(0);
+        let from = row.text("status")?;
         self.exec(
             "INSERT INTO person_status_changes (psn_no, from_status, to_status, reason, actor, channel, business_date, recorded_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -110,18 +93,7 @@ impl PersonsTx for PgTx<'_> {
             "SELECT from_status, to_status, reason, actor, channel, business_date FROM person_status_changes WHERE psn_no = $1 ORDER BY id",
             &[&psn_no],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(StatusChange {
-                    from: parse_status(r.get(0))?,
-                    to: parse_status(r.get(1))?,
-                    reason: r.get(2),
-                    actor: r.get(3),
-                    channel: r.get(4),
-                    business_date: r.get(5),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::status_change).collect()
     }
 
     fn persons_in_area(&mut self, area: &AreaCode, after_psn_no: &str, limit: usize) -> StoreResult<Vec<Person>> {
@@ -129,6 +101,6 @@ impl PersonsTx for PgTx<'_> {
             "SELECT psn_no, name, id_number, area, insurance, phone, status FROM persons WHERE area = $1 AND psn_no > $2 ORDER BY psn_no LIMIT $3",
             &[&area.as_str(), &after_psn_no, &(limit as i64)],
         )?;
-        rows.iter().map(person_from_row).collect()
+        rows.iter().map(rows::person).collect()
     }
 }

@@ -3,58 +3,16 @@
 use super::*;
 
 impl PgTx<'_> {
-    /// A settlement header row with its lines and steps. Columns are read by name; a value of
-    /// the wrong type is `Corrupt`, never a panic.
+    /// A settlement header row with its lines and steps.
     fn settlement_of(&mut self, row: Option<Row>) -> StoreResult<Option<StoredSettlement>> {
-        let Some(h) = row else { return Ok(None) };
-        let id: i64 = column(&h, "id")?;
-        let fen = |name: &str| column::<i64>(&h, name).map(Money::from_fen);
-        let visit: String = column(&h, "visit")?;
-        let attempt: i32 = column(&h, "attempt")?;
-        let cancelled = match (column::<Option<i64>>(&h, "cancel_entry_id")?, column::<Option<NaiveDate>>(&h, "cancel_date")?) {
-            (Some(entry), Some(day)) => Some((entry, day)),
-            (None, None) => None,
-            _ => return Err(StoreError::Corrupt(format!("settlement {id} has half a cancel"))),
-        };
-        let mut settlement = StoredSettlement {
-            id,
-            institution: column(&h, "institution")?,
-            bill_id: column(&h, "bill_id")?,
-            attempt: u32::try_from(attempt).map_err(|_| corrupt("attempt", &attempt.to_string()))?,
-            patient: column(&h, "patient")?,
-            visit: parse_visit(&visit)?,
-            bill_date: column(&h, "bill_date")?,
-            fingerprint: column(&h, "fingerprint")?,
-            policy_id: column(&h, "policy_id")?,
-            policy_effective_from: column(&h, "policy_effective_from")?,
-            network_id: column(&h, "network_id")?,
-            split: BillSplit {
-                fund_pay: fen("fund_pay_fen")?,
-                self_borne: fen("self_borne_fen")?,
-                first_self_pay: fen("first_self_pay_fen")?,
-                self_funded: fen("self_funded_fen")?,
-            },
-            deductible_applied: fen("deductible_applied_fen")?,
-            cash: fen("cash_fen")?,
-            entry_id: column(&h, "entry_id")?,
-            lines: Vec::new(),
-            steps: Vec::new(),
-            cancelled,
-        };
-        for r in self.rows("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = $1 ORDER BY seq", &[&id])? {
-            let key: String = column(&r, "account_key")?;
-            settlement.lines.push((parse_account(&key)?, column(&r, "role")?, Money::from_fen(column(&r, "amount_fen")?)));
-        }
-        for r in self.rows("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = $1 ORDER BY seq", &[&id])? {
-            settlement.steps.push(StoredStep {
-                account: column(&r, "account_key")?,
-                role: column(&r, "role")?,
-                amount: Money::from_fen(column(&r, "amount_fen")?),
-                code: column(&r, "code")?,
-                rule: column(&r, "rule")?,
-                message: column(&r, "message")?,
-            });
-        }
+        let Some(header) = row else { return Ok(None) };
+        let mut settlement = rows::settlement(&header)?;
+        let id = settlement.id;
+        let lines = self.rows("SELECT account_key, role, amount_fen FROM settlement_lines WHERE settlement_id = $1 ORDER BY seq", &[&id])?;
+        settlement.lines = lines.iter().map(rows::settlement_line).collect::<StoreResult<_>>()?;
+        let steps =
+            self.rows("SELECT account_key, role, amount_fen, code, rule, message FROM settlement_steps WHERE settlement_id = $1 ORDER BY seq", &[&id])?;
+        settlement.steps = steps.iter().map(rows::settlement_step).collect::<StoreResult<_>>()?;
         Ok(Some(settlement))
     }
 }
@@ -147,7 +105,7 @@ impl SettlementsTx for PgTx<'_> {
             ],
         )?;
         match inserted {
-            Some(row) => Ok(row.get(0)),
+            Some(row) => row.int("id"),
             None => Err(StoreError::AlreadyExists(format!("settlement {} {}", s.institution, s.bill_id))),
         }
     }
@@ -168,7 +126,7 @@ impl SettlementsTx for PgTx<'_> {
             "SELECT deductible_used_fen, fund_paid_fen FROM year_totals WHERE psn_no = $1 AND year = $2 AND visit = $3",
             &[&psn_no, &year, &visit.as_str()],
         )?;
-        Ok(row.map(|r| YearTotals { deductible_used: Money::from_fen(r.get(0)), fund_paid: Money::from_fen(r.get(1)) }).unwrap_or_default())
+        Ok(row.as_ref().map(rows::year_totals).transpose()?.unwrap_or_default())
     }
 
     fn put_year_totals(&mut self, psn_no: &str, year: i32, visit: VisitType, totals: YearTotals) -> StoreResult<()> {
@@ -185,7 +143,7 @@ impl SettlementsTx for PgTx<'_> {
             "INSERT INTO refund_holdings (owner, area, amount_fen, settlement_id, cancel_entry_id, created_date) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             &[&h.owner, &h.area.as_str(), &h.amount.fen(), &h.settlement_id, &h.cancel_entry_id, &h.created_date],
         )?;
-        Ok(row.get(0))
+        row.int("id")
     }
 
     fn refund_holdings_due(&mut self, day: NaiveDate) -> StoreResult<Vec<RefundHolding>> {
@@ -194,21 +152,7 @@ impl SettlementsTx for PgTx<'_> {
              WHERE synced_entry_id IS NULL AND created_date < $1 ORDER BY id",
             &[&day],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(RefundHolding {
-                    id: r.get(0),
-                    holding: NewRefundHolding {
-                        owner: r.get(1),
-                        area: parse_area(r.get(2))?,
-                        amount: Money::from_fen(r.get(3)),
-                        settlement_id: r.get(4),
-                        cancel_entry_id: r.get(5),
-                        created_date: r.get(6),
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(rows::refund_holding).collect()
     }
 
     fn mark_holding_synced(&mut self, holding_id: i64, entry_id: i64) -> StoreResult<()> {

@@ -3,7 +3,6 @@
 use super::*;
 
 impl TokensTx for PgTx<'_> {
-    // Tokens (§12)
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
         let inserted = self.opt(
             "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -11,7 +10,7 @@ impl TokensTx for PgTx<'_> {
             &[&token.token_hash, &token.role, &token.area, &token.institution, &token.person, &token.name, &token.created_at],
         )?;
         match inserted {
-            Some(row) => Ok(row.get(0)),
+            Some(row) => row.int("id"),
             None => Err(StoreError::AlreadyExists("token hash".into())),
         }
     }
@@ -21,7 +20,7 @@ impl TokensTx for PgTx<'_> {
             "SELECT id, token_hash, role, area, institution, person, name, created_at, revoked_at FROM api_tokens WHERE token_hash = $1",
             &[&token_hash],
         )?;
-        Ok(row.as_ref().map(token_from_row))
+        row.as_ref().map(rows::token).transpose()
     }
 
     fn revoke_token(&mut self, token_id: i64, revoked_at: DateTime<Utc>) -> StoreResult<bool> {
@@ -31,14 +30,6 @@ impl TokensTx for PgTx<'_> {
 
     fn tokens(&mut self) -> StoreResult<Vec<StoredToken>> {
         let rows = self.rows("SELECT id, token_hash, role, area, institution, person, name, created_at, revoked_at FROM api_tokens ORDER BY id", &[])?;
-        Ok(rows.iter().map(token_from_row).collect())
-    }
-}
-
-fn token_from_row(r: &Row) -> StoredToken {
-    StoredToken {
-        id: r.get(0),
-        token: NewToken { token_hash: r.get(1), role: r.get(2), area: r.get(3), institution: r.get(4), person: r.get(5), name: r.get(6), created_at: r.get(7) },
-        revoked_at: r.get(8),
+        rows.iter().map(rows::token).collect()
     }
 }

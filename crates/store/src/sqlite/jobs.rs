@@ -3,7 +3,6 @@
 use super::*;
 
 impl JobsTx for SqliteTx<'_> {
-    // Batch jobs (§10)
     fn person_areas(&mut self) -> StoreResult<Vec<AreaCode>> {
         self.all("SELECT DISTINCT area FROM persons ORDER BY area", [], |r| r.area("area"))
     }

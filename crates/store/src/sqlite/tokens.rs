@@ -3,7 +3,6 @@
 use super::*;
 
 impl TokensTx for SqliteTx<'_> {
-    // Tokens (§12)
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
         self.exec(
             "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
