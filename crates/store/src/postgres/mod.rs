@@ -472,7 +472,10 @@ impl PgTx<'_> {
 /// The column `name` of `row`: a missing column, a NULL where a value must be, or a value of
 /// another type is `Corrupt` (where `Row::get` would panic).
 fn column<'a, T: pg::types::FromSql<'a>>(row: &'a Row, name: &str) -> StoreResult<T> {
-    row.try_get(name).map_err(|e| bad_column(name, e))
+    row.try_get(name).map_err(|e| match std::error::Error::source(&e) {
+        Some(cause) => bad_column(name, format!("{e}: {cause}")),
+        None => bad_column(name, e),
+    })
 }
 
 impl Columns for Row {
