@@ -3,7 +3,11 @@
 //! of defence of the ledger (entries balance, balances that must not go negative do not).
 //!
 //! Every business operation runs inside one transaction ([`Store::write`]); it commits when the
-//! closure returns `Ok` and rolls back otherwise, so nothing is ever half-written.
+//! closure returns `Ok` and rolls back otherwise, so nothing is ever half-written. What a
+//! transaction can do is [`Tx`]: the capability traits of `tx.rs`, one per business area
+//! ([`PersonsTx`], [`LedgerTx`], …). Each backend is a folder (`sqlite/`, `postgres/`) with one
+//! file per capability; both read rows back by column name through `rows.rs`, where a value
+//! that does not read back is [`StoreError::Corrupt`], never a panic.
 
 /// The PostgreSQL backend (feature `postgres`).
 #[cfg(feature = "postgres")]

@@ -26,7 +26,8 @@ pub(crate) trait Columns {
     fn opt_int(&self, name: &str) -> StoreResult<Option<i64>>;
     /// An INTEGER (PostgreSQL: INT4), widened.
     fn int4(&self, name: &str) -> StoreResult<i64>;
-    /// A count of attempts (INTEGER, written from a `u32`), as each backend has always read it.
+    /// A count of attempts (INTEGER, written from a `u32`), read as each backend always has:
+    /// SQLite keeps the low 32 bits, PostgreSQL reads a negative count as 0.
     fn attempts(&self, name: &str) -> StoreResult<u32>;
     /// A business date (SQLite: ISO 8601 text; PostgreSQL: DATE).
     fn date(&self, name: &str) -> StoreResult<NaiveDate>;

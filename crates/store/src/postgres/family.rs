@@ -1,4 +1,5 @@
-//! [`FamilyTx`] on PostgreSQL: the family models: outbox, relative transfers, associations, quotas, messages and clearing between areas (§7, §8, §15).
+//! [`FamilyTx`] on PostgreSQL: the family models: outbox, relative transfers, associations,
+//! quotas, messages and clearing between areas (§7, §8, §15).
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! [`LedgerTx`] on PostgreSQL: balances, postings, entries, statements, daily-balance products, audit (P4, B1).
+//! [`LedgerTx`] on PostgreSQL: balances, postings, entries, statements, daily-balance products,
+//! audit (P4, B1).
 
 use super::*;
 

@@ -27,6 +27,10 @@
 //! The `postgres` crate is synchronous (it drives tokio-postgres on a private runtime), which
 //! fits the synchronous engine; async callers (the HTTP server) call the engine from
 //! `spawn_blocking`.
+//!
+//! This file holds the store, its pool, transactions and retries, the migrations, the
+//! transaction cache and the helpers of every capability; each capability's impl is in its own
+//! file (`persons.rs`, `ledger.rs`, …).
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -1,4 +1,5 @@
-//! [`SettlementsTx`] on PostgreSQL: settlements, year totals, refund holdings and savepoints (§9, ST8).
+//! [`SettlementsTx`] on PostgreSQL: settlements, year totals, refund holdings and savepoints
+//! (§9, ST8).
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! [`LedgerTx`] on SQLite: balances, postings, entries, statements, daily-balance products, audit (P4, B1).
+//! [`LedgerTx`] on SQLite: balances, postings, entries, statements, daily-balance products,
+//! audit (P4, B1).
 
 use super::*;
 

@@ -1,6 +1,9 @@
 //! The SQLite store: one file in WAL mode with `synchronous=FULL` (a commit survives power
 //! loss), or an in-memory database for scenario runs and tests. Writers are serialised with
 //! `BEGIN IMMEDIATE`; several processes may share one file (busy timeout).
+//!
+//! This file holds the store, its transactions, the migrations and the helpers of every
+//! capability; each capability's impl is in its own file (`persons.rs`, `ledger.rs`, …).
 
 use std::path::Path;
 use std::sync::Mutex;
