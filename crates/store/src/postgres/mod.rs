@@ -126,7 +126,8 @@ impl PgStore {
         let store = PgStore {
             description: describe_config(&config),
             config,
-            pool: Mutex::new(Pool { idle: Vec::new(), open: 0 }),
+            // The connection opened below for the migrations joins the pool: it is counted.
+            pool: Mutex::new(Pool { idle: Vec::new(), open: 1 }),
             returned: Condvar::new(),
             next_shard: AtomicU32::new(std::process::id()),
         };
@@ -174,7 +175,8 @@ impl PgStore {
     /// A connection that was lost (broken, or dropped mid-transaction by a panic).
     fn forget(&self) {
         let mut pool = self.pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        pool.open -= 1;
+        debug_assert!(pool.open > 0, "a connection forgotten that was never counted");
+        pool.open = pool.open.saturating_sub(1);
         drop(pool);
         self.returned.notify_one();
     }
