@@ -1,4 +1,4 @@
-//! CLI commands and scenario steps of the other family models: relative transfer (§7),
+//! CLI commands of the other family models: relative transfer (§7),
 //! association (§8), near-relative quotas (§15, also across planning areas), and the
 //! notification outbox. Like the rest of the CLI, commands act as an agency operator at the
 //! counter of the person's own area, with the person present (N9, N11).
@@ -7,19 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use gongji_core::person::mask_name;
-use gongji_core::{AccountRef, Actor, AreaCode, Channel, Money};
+use gongji_core::{Actor, AreaCode, Channel, Money};
 use gongji_engine::interarea::{self, RelayHooks};
 use gongji_engine::outbox::{DrainOptions, LogSender, NotificationSender, WebhookSender};
 use gongji_engine::policy_file::preset_book;
-use gongji_engine::quota::{QuotaGrant, LOCAL_UTC_OFFSET_SECS};
+use gongji_engine::quota::QuotaGrant;
 use gongji_engine::relatives::RelativeTransferRequest;
 use gongji_engine::{Context, Engine, Error};
 use gongji_store::sqlite::SqliteStore;
 use gongji_store::{AreaMessage, QuotaRecord, Store};
-use serde_json::{json, Value};
 
 use crate::cli::Cli;
 
@@ -412,168 +411,4 @@ fn kill_hook(point: &'static str) -> impl Fn(&AreaMessage) {
             std::thread::sleep(std::time::Duration::from_secs(60));
         }
     }
-}
-
-/// What a family step of a scenario file gives (SPEC §13).
-pub struct FamilyStep<'a> {
-    pub action: &'a str,
-    pub person: Option<&'a str>,
-    pub from: Option<&'a str>,
-    pub to: Option<&'a str>,
-    pub relative: Option<&'a str>,
-    pub relation: Option<&'a str>,
-    pub amount: Option<&'a str>,
-    /// The beneficiary's name as typed, when it should differ from the register (TR2 tests).
-    pub name: Option<&'a str>,
-    pub id_number: Option<&'a str>,
-    /// A code to confirm with instead of the one in the outbox; `wrong` is one that is not the
-    /// code sent (TR3 tests).
-    pub code: Option<&'a str>,
-    /// Local time `HH:MM` of the step (X3); noon by default.
-    pub time: Option<&'a str>,
-    pub year: Option<i32>,
-    pub payer: Option<&'a str>,
-}
-
-/// The family steps of the scenario runner: `relative_transfer {from, to, relation, amount}`
-/// (the code is read from the outbox), `bind {person, relative, relation}`,
-/// `unbind {person, relative}`, `set_quota {person, relative, relation, amount, time?}`,
-/// `end_quota {person, relative}`, `pay_premium {person, amount, year?, payer?, relation?}`,
-/// `relay {}`. Quota steps deliver messages between areas at once.
-pub fn scenario_step<S: Store>(engine: &Engine<S>, step: &FamilyStep<'_>, day: NaiveDate, known: &dyn Fn(&str) -> bool) -> Result<Value, Error> {
-    let need = |value: Option<&str>, name: &str| -> Result<String, Error> {
-        value.map(str::to_string).ok_or_else(|| input(format!("step `{}` needs `{name}`", step.action)))
-    };
-    let alias = |value: Option<&str>, name: &str| -> Result<String, Error> {
-        let alias = need(value, name)?;
-        if known(&alias) {
-            Ok(alias)
-        } else {
-            Err(input(format!("unknown person alias {alias:?}")))
-        }
-    };
-    let time = match step.time {
-        Some(text) => NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| input(format!("time is HH:MM, not {text:?}")))?,
-        None => NaiveTime::from_hms_opt(12, 0, 0).expect("noon"),
-    };
-    let acting = |psn: &str| {
-        let mut ctx = Context::new(Actor::Person(psn.to_string()), Channel::App, day);
-        let local = day.and_time(time) - chrono::Duration::seconds(LOCAL_UTC_OFFSET_SECS as i64);
-        ctx.now = Utc.from_utc_datetime(&local);
-        ctx
-    };
-    // Messages between areas are delivered at once: the agencies' relay, run by the agency.
-    let relay_all = || {
-        let mut ctx = Context::batch("relay", day);
-        ctx.now = acting("relay").now;
-        interarea::relay(engine, engine, &ctx, &RelayHooks::default())
-    };
-    match step.action {
-        "relative_transfer" => {
-            let from = alias(step.from, "from")?;
-            let to = alias(step.to, "to")?;
-            let beneficiary = engine.person(&to)?;
-            let request = RelativeTransferRequest {
-                authoriser: from.clone(),
-                relation: need(step.relation, "relation")?,
-                beneficiary_name: step.name.map(str::to_string).unwrap_or(beneficiary.name),
-                beneficiary_id_number: step.id_number.map(str::to_string).unwrap_or_else(|| beneficiary.id_number.as_str().to_string()),
-                amount: Money::parse_positive(&need(step.amount, "amount")?)?,
-                commitment_accepted: true,
-            };
-            let ctx = acting(&from);
-            let ticket = engine.request_relative_transfer(&ctx, &request)?;
-            let sent = engine
-                .notification(ticket.notification_id)?
-                .and_then(|row| row.notification.secret)
-                .ok_or_else(|| input("the one-time code is not in the outbox".into()))?;
-            let code = match step.code {
-                // A code other than the one sent, whatever that was.
-                Some("wrong") => format!("{:06}", (sent.parse::<u32>().unwrap_or(0) + 1) % 1_000_000),
-                Some(code) => code.to_string(),
-                None => sent,
-            };
-            let done = engine.confirm_relative_transfer(&ctx, &from, ticket.request_id, &code)?;
-            Ok(json!({"request_id": done.request_id, "entry_id": done.entry_id, "beneficiary": done.beneficiary, "amount": done.amount.to_string()}))
-        }
-        "bind" => {
-            let person = alias(step.person, "person")?;
-            let relative = alias(step.relative, "relative")?;
-            let id = engine.bind(&acting(&person), &person, &relative, &need(step.relation, "relation")?)?;
-            Ok(json!({"binding_id": id}))
-        }
-        "unbind" => {
-            let person = alias(step.person, "person")?;
-            let relative = alias(step.relative, "relative")?;
-            engine.unbind(&acting(&person), &person, &relative)?;
-            Ok(json!({}))
-        }
-        "set_quota" => {
-            let donor = alias(step.person, "person")?;
-            let relative = engine.person(&alias(step.relative, "relative")?)?;
-            let grant = QuotaGrant {
-                donor: donor.clone(),
-                relative_name: step.name.map(str::to_string).unwrap_or(relative.name),
-                relative_id_number: step.id_number.map(str::to_string).unwrap_or_else(|| relative.id_number.as_str().to_string()),
-                relative_area: relative.area,
-                relation: need(step.relation, "relation")?,
-                amount: Money::parse_positive(&need(step.amount, "amount")?)?,
-            };
-            let ctx = acting(&donor);
-            let granted = engine.grant_quota(&ctx, &grant)?;
-            let relayed = relay_all()?;
-            // Quota ids are random (unique across areas): results leave them out, so that a run
-            // reads the same on every backend.
-            Ok(json!({"top_up": granted.top_up, "cross_area": granted.cross_area, "amount": grant.amount.to_string(), "refused": relayed.refused}))
-        }
-        "end_quota" => {
-            let person = alias(step.person, "person")?;
-            let other = alias(step.relative, "relative")?;
-            let quota = engine
-                .quotas(&person)?
-                .into_iter()
-                .find(|q| {
-                    q.state == "active"
-                        && ((q.donor == person && q.relative.as_deref() == Some(other.as_str()))
-                            || (q.donor == other && q.relative.as_deref() == Some(person.as_str())))
-                })
-                .ok_or_else(|| Error::domain(gongji_core::ErrorCode::QuotaNotFound, "X2", format!("no quota in force between {person} and {other}")))?;
-            let ctx = acting(&person);
-            engine.end_quota(&ctx, &person, &quota.uid)?;
-            relay_all()?;
-            // What came back to the donor, once every message is delivered.
-            let returned =
-                engine.quotas(&quota.donor)?.into_iter().find(|q| q.uid == quota.uid && q.side != "relative").map(|q| q.returned).unwrap_or_default();
-            Ok(json!({"relation": quota.relation, "amount": returned.to_string()}))
-        }
-        "pay_premium" => {
-            let insured = alias(step.person, "person")?;
-            let payer = step.payer.map(|p| alias(Some(p), "payer")).transpose()?;
-            let relation = match &payer {
-                Some(_) => Some(need(step.relation, "relation")?),
-                None => None,
-            };
-            let amount = Money::parse_positive(&need(step.amount, "amount")?)?;
-            let ctx = acting(payer.as_deref().unwrap_or(&insured));
-            let year = step.year.unwrap_or(chrono::Datelike::year(&day));
-            let paid = engine.pay_premium(&ctx, &insured, payer.as_deref().zip(relation.as_deref()), amount, year)?;
-            Ok(json!({"amount": paid.amount.to_string(), "from": account_alias(&paid.from)}))
-        }
-        "relay" => {
-            let summary = relay_all()?;
-            Ok(json!({"delivered": summary.delivered, "refused": summary.refused}))
-        }
-        other => Err(input(format!("unknown step `{other}`"))),
-    }
-}
-
-fn account_alias(account: &AccountRef) -> String {
-    match account {
-        AccountRef::Person { psn_no, kind } => format!("{psn_no}.{kind}"),
-        AccountRef::System { .. } => account.key(),
-    }
-}
-
-fn input(message: String) -> Error {
-    Error::domain(gongji_core::ErrorCode::InputInvalid, "§13", message)
 }
