@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use gongji::cli::{run, Cli};
+use gongji::args::Cli;
+use gongji::cli::run;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {

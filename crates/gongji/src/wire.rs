@@ -7,11 +7,23 @@ use gongji_engine::settlement::{CancelOutcome, SettlementOutcome, Step};
 use gongji_engine::Error;
 use serde_json::{json, Value};
 
+/// The institution code used when a command or a scenario step gives none.
+pub const DEFAULT_INSTITUTION: &str = "H0001";
+
 /// `{"code", "rule", "message"}` of §13 and §14; storage failures get `internal`.
 pub fn error_json(err: &Error) -> Value {
     match err {
         Error::Domain(domain) => json!({"code": domain.code.as_str(), "rule": domain.rule, "message": domain.message}),
         Error::Store(store) => json!({"code": "internal", "rule": "", "message": store.to_string()}),
+    }
+}
+
+/// `psn_no.account` for person accounts (in a scenario the psn_no is the alias), the account key
+/// for system accounts.
+pub fn account_name(account: &AccountRef) -> String {
+    match account {
+        AccountRef::Person { psn_no, kind } => format!("{psn_no}.{kind}"),
+        AccountRef::System { .. } => account.key(),
     }
 }
 
