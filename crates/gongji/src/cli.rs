@@ -25,8 +25,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(_) | Command::Token(_) if cli.postgres_url()?.is_some() => {
             bail!("serve and token use the SQLite file (--database); the HTTP service does not run on PostgreSQL yet")
         }
-        Command::Serve(args) => return crate::serve_cli::serve(&cli.database, cli.date, args),
-        Command::Token(command) => return crate::serve_cli::token(&cli.database, command),
+        Command::Serve(args) => return crate::serve_cli::serve(cli.backend()?, cli.date, args),
+        Command::Token(command) => return crate::serve_cli::token(cli.backend()?, command),
         _ => {}
     }
     with_engine(cli.backend()?, StoreCommand(&cli))

@@ -63,7 +63,10 @@ fn bad(code: ErrorCode, rule: &'static str, message: String) -> DomainError {
     DomainError::new(code, rule, message)
 }
 
-fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<(u64, Result<T, DomainError>)>, ImportFailure> {
+/// Each data row with its line number, parsed or refused.
+type Rows<T> = Vec<(u64, Result<T, DomainError>)>;
+
+fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Rows<T>, ImportFailure> {
     let file_error = |e: csv::Error| ImportFailure::File(format!("{}: {e}", path.display()));
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(file_error)?;
     let headers = reader.headers().map_err(file_error)?.clone();

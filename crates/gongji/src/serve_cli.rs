@@ -1,7 +1,6 @@
 //! `gongji serve` (the HTTP service, §12) and `gongji token` (its bearer tokens).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +9,12 @@ use anyhow::{anyhow, Context as _, Result};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use gongji_core::AreaCode;
-use gongji_engine::policy_file::preset_book;
 use gongji_engine::Engine;
 use gongji_server::auth::{self, Role, TokenSpec};
 use gongji_server::{demo, ServerConfig};
-use gongji_store::sqlite::SqliteStore;
 use gongji_store::Store;
+
+use crate::backend::{with_engine, Backend, EngineJob};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -73,14 +72,32 @@ pub enum TokenCommand {
     List,
 }
 
-pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Result<ExitCode> {
+/// `gongji serve` on the store `backend` opens (the one function every command opens its store
+/// with; `cli::run` refuses PostgreSQL for serving, for now).
+pub fn serve(backend: Backend<'_>, date: Option<NaiveDate>, args: &ServeArgs) -> Result<ExitCode> {
     gongji_server::init_logging(args.log_level);
     let max_connections = args.max_connections as usize;
     // The connection cap protects the service only if that many connections fit in the open-file
     // limit, with room for the store and the runtime (issue 12 item 5).
     gongji_server::reserve_file_descriptors(max_connections).map_err(|err| anyhow!("--max-connections {max_connections}: {err}"))?;
-    let store = SqliteStore::open(database).with_context(|| format!("opening {}", database.display()))?;
-    let engine = Arc::new(Engine::new(store, preset_book()));
+    with_engine(backend, Serve { date, args })
+}
+
+struct Serve<'a> {
+    date: Option<NaiveDate>,
+    args: &'a ServeArgs,
+}
+
+impl EngineJob for Serve<'_> {
+    type Output = ExitCode;
+
+    fn run<S: Store + 'static>(self, engine: Engine<S>) -> Result<ExitCode> {
+        serve_engine(Arc::new(engine), self.date, self.args)
+    }
+}
+
+fn serve_engine<S: Store + 'static>(engine: Arc<Engine<S>>, date: Option<NaiveDate>, args: &ServeArgs) -> Result<ExitCode> {
+    let max_connections = args.max_connections as usize;
     if args.demo {
         let prepared = match demo::prepare(&engine) {
             Ok(prepared) => prepared,
@@ -133,15 +150,29 @@ pub fn serve(database: &Path, date: Option<NaiveDate>, args: &ServeArgs) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn token(database: &Path, command: &TokenCommand) -> Result<ExitCode> {
-    let store = SqliteStore::open(database).with_context(|| format!("opening {}", database.display()))?;
+/// `gongji token` on the store `backend` opens.
+pub fn token(backend: Backend<'_>, command: &TokenCommand) -> Result<ExitCode> {
+    with_engine(backend, Tokens(command))
+}
+
+struct Tokens<'a>(&'a TokenCommand);
+
+impl EngineJob for Tokens<'_> {
+    type Output = ExitCode;
+
+    fn run<S: Store + 'static>(self, engine: Engine<S>) -> Result<ExitCode> {
+        tokens(engine.store(), self.0)
+    }
+}
+
+fn tokens<S: Store>(store: &S, command: &TokenCommand) -> Result<ExitCode> {
     match command {
         TokenCommand::Issue { role, area, institution, person, name } => {
             let role = Role::parse(role).ok_or_else(|| anyhow!("role is insured, operator, institution or admin, not {role:?}"))?;
             let area = area.as_deref().map(AreaCode::parse).transpose().map_err(|e| anyhow!("{e}"))?;
             let name = name.clone().or_else(|| person.clone()).or_else(|| institution.clone()).unwrap_or_else(|| role.as_str().to_string());
             let spec = TokenSpec { role, area, institution: institution.clone(), person: person.clone(), name };
-            match auth::issue(&store, &spec) {
+            match auth::issue(store, &spec) {
                 Ok((id, token)) => {
                     eprintln!("token {id} issued ({}); it is shown once and stored only as a hash:", role.as_str());
                     println!("{token}");
@@ -154,7 +185,7 @@ pub fn token(database: &Path, command: &TokenCommand) -> Result<ExitCode> {
             }
         }
         TokenCommand::Revoke { id } => {
-            if auth::revoke(&store, *id).map_err(|e| anyhow!("{}", e.detail))? {
+            if auth::revoke(store, *id).map_err(|e| anyhow!("{}", e.detail))? {
                 println!("token {id} revoked");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -164,7 +195,7 @@ pub fn token(database: &Path, command: &TokenCommand) -> Result<ExitCode> {
         }
         TokenCommand::List => {
             println!("{:>4}  {:<11}  {:<24}  {:<20}  {:<25}  revoked", "id", "role", "scope", "name", "created");
-            for info in auth::list(&store).map_err(|e| anyhow!("{}", e.detail))? {
+            for info in auth::list(store).map_err(|e| anyhow!("{}", e.detail))? {
                 let scope = match info.spec.role {
                     Role::Insured => format!("person {}", info.spec.person.unwrap_or_default()),
                     Role::Operator => format!("area {}", info.spec.area.map(|a| a.to_string()).unwrap_or_default()),

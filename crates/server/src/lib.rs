@@ -582,6 +582,7 @@ mod tests {
     // raised when the hard one allows, and a cap beyond the hard limit is refused.
     #[cfg(unix)]
     #[test]
+    #[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux and macOS, i64 on some BSDs
     fn room_for_the_connection_cap_is_made_in_the_open_file_limit() {
         let limit = reserve_file_descriptors(200).expect("200 connections fit anywhere");
         assert!(limit >= 200 + FILE_DESCRIPTORS_RESERVED);

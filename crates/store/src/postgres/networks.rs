@@ -60,12 +60,12 @@ impl NetworksTx for PgTx<'_> {
             // The member's person row (psn_no, name, … of persons) and MUT balance.
             let Some(member) = row.opt_text("psn_no")? else { continue };
             let key = AccountRef::person(&member, PersonAccount::Mut).key();
-            if !self.cache.balances.contains_key(&key) {
-                self.cache.balances.insert(key, Money::from_fen(row.opt_int("balance_fen")?.unwrap_or(0)));
+            // What this transaction already read (or wrote) stays as it is.
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.cache.balances.entry(key) {
+                slot.insert(Money::from_fen(row.opt_int("balance_fen")?.unwrap_or(0)));
             }
-            if !self.cache.persons.contains_key(&member) {
-                let cached = rows::person(row)?;
-                self.cache.persons.insert(member, Some(cached));
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.cache.persons.entry(member) {
+                slot.insert(Some(rows::person(row)?));
             }
         }
         Ok(network)
