@@ -8,7 +8,7 @@
 //! [`JournalEntry`]: gongji_core::JournalEntry
 
 pub mod association;
-pub mod batch;
+pub mod bulk;
 pub mod context;
 pub mod error;
 pub mod interarea;

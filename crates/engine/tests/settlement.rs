@@ -279,24 +279,24 @@ fn st6_group_commit_keeps_each_bills_result<S: Store>(engine: Engine<S>) {
     assert_clean(&engine);
 }
 
-fn batch_runs_many_operations_in_one_transaction_or_none<S: Store>(engine: Engine<S>) {
+fn bulk_runs_many_operations_in_one_transaction_or_none<S: Store>(engine: Engine<S>) {
     register(&engine, employee("P", "100"));
     register(&engine, employee("S", "100"));
     let before = engine.audit().unwrap();
-    let refused = engine.batch(|batch| {
-        batch.create_network(&me("P"), "P")?;
-        batch.add_member(&me("P"), "P", "S", "spouse")?;
-        batch.move_mutual_aid(&me("S"), "S", PersonAccount::His, PersonAccount::Mut, yuan("10"))
+    let refused = engine.bulk(|bulk| {
+        bulk.create_network(&me("P"), "P")?;
+        bulk.add_member(&me("P"), "P", "S", "spouse")?;
+        bulk.move_mutual_aid(&me("S"), "S", PersonAccount::His, PersonAccount::Mut, yuan("10"))
     });
     assert_eq!(code(refused.unwrap_err()), "transfer.not_eligible", "S has not confirmed yet");
     assert_eq!(engine.audit().unwrap(), before, "nothing of the batch was kept");
     assert!(engine.person_overview("P").unwrap().network.is_none());
     engine
-        .batch(|batch| {
-            batch.create_network(&me("P"), "P")?;
-            batch.add_member(&me("P"), "P", "S", "spouse")?;
-            batch.confirm_member(&me("S"), "S")?;
-            batch.move_mutual_aid(&me("S"), "S", PersonAccount::His, PersonAccount::Mut, yuan("10"))
+        .bulk(|bulk| {
+            bulk.create_network(&me("P"), "P")?;
+            bulk.add_member(&me("P"), "P", "S", "spouse")?;
+            bulk.confirm_member(&me("S"), "S")?;
+            bulk.move_mutual_aid(&me("S"), "S", PersonAccount::His, PersonAccount::Mut, yuan("10"))
         })
         .unwrap();
     assert_eq!(mutual(&engine, "S"), yuan("10"));
@@ -304,7 +304,7 @@ fn batch_runs_many_operations_in_one_transaction_or_none<S: Store>(engine: Engin
 
 on_every_backend!(
     st6_group_commit_keeps_each_bills_result,
-    batch_runs_many_operations_in_one_transaction_or_none,
+    bulk_runs_many_operations_in_one_transaction_or_none,
     st1_benefit_split_from_the_policy_in_force,
     st1_bad_bills_are_refused,
     st2_seed003_example_four,

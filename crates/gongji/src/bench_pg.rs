@@ -78,7 +78,7 @@ pub fn fixture<S: Store>(engine: &Engine<S>, families: usize, progress: &(dyn Fn
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&(start, end)) = chunks.get(index) else { return Ok(()) };
-                        engine.batch(|batch| {
+                        engine.bulk(|bulk| {
                             for family in start..end {
                                 let ctx = Context::new(Actor::System("bench".into()), Channel::Batch, fixture_day());
                                 let shift = chrono::Days::new((family / 1000) as u64);
@@ -86,7 +86,7 @@ pub fn fixture<S: Store>(engine: &Engine<S>, families: usize, progress: &(dyn Fn
                                 let births = [(1960, InsuranceType::Employee), (1965, InsuranceType::Employee), (2015, InsuranceType::Resident)];
                                 for (role, (year, insurance)) in births.into_iter().enumerate() {
                                     let birth = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid date") + shift;
-                                    batch.register_person(
+                                    bulk.register_person(
                                         &ctx,
                                         &Person {
                                             psn_no: psn(family, role),
@@ -103,15 +103,15 @@ pub fn fixture<S: Store>(engine: &Engine<S>, families: usize, progress: &(dyn Fn
                                     [(0, PersonAccount::His, 500_000), (0, PersonAccount::Cur, 30_000), (1, PersonAccount::His, 200_000)]
                                 {
                                     let reference = format!("bench-{}-{account}", psn(family, role));
-                                    batch.credit(&ctx, &Credit { psn_no: psn(family, role), account, amount: Money::from_fen(fen), reference })?;
+                                    bulk.credit(&ctx, &Credit { psn_no: psn(family, role), account, amount: Money::from_fen(fen), reference })?;
                                 }
                                 let promoter = psn(family, 0);
                                 let as_promoter = Context::new(Actor::Person(promoter.clone()), Channel::App, fixture_day());
-                                batch.create_network(&as_promoter, &promoter)?;
-                                batch.add_member(&as_promoter, &promoter, &psn(family, 1), "spouse")?;
-                                batch.confirm_member(&Context::new(Actor::Person(psn(family, 1)), Channel::App, fixture_day()), &psn(family, 1))?;
-                                batch.add_member(&as_promoter, &promoter, &psn(family, 2), "child")?;
-                                batch.move_mutual_aid(&as_promoter, &promoter, PersonAccount::His, PersonAccount::Mut, Money::from_fen(100_000))?;
+                                bulk.create_network(&as_promoter, &promoter)?;
+                                bulk.add_member(&as_promoter, &promoter, &psn(family, 1), "spouse")?;
+                                bulk.confirm_member(&Context::new(Actor::Person(psn(family, 1)), Channel::App, fixture_day()), &psn(family, 1))?;
+                                bulk.add_member(&as_promoter, &promoter, &psn(family, 2), "child")?;
+                                bulk.move_mutual_aid(&as_promoter, &promoter, PersonAccount::His, PersonAccount::Mut, Money::from_fen(100_000))?;
                             }
                             Ok(())
                         })?;

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use gongji_core::settlement::{Bill, BillContent, BillSplit};
 use gongji_core::{Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
-use gongji_engine::batch::Batch;
+use gongji_engine::bulk::Bulk;
 use gongji_engine::networks::Added;
 use gongji_engine::persons::Credit;
 use gongji_engine::{Context, Engine, Result};
@@ -129,12 +129,12 @@ pub fn generate<S: Store>(engine: &Engine<S>, options: &GenOptions, progress: &d
 
     // January: persons, opening balances, networks, MUT transfers and presets.
     for chunk in families.chunks(options.families_per_commit.max(1)) {
-        let (networks, credits, money) = engine.batch(|batch| {
+        let (networks, credits, money) = engine.bulk(|bulk| {
             let (mut networks, mut credits, mut money) = (0, 0, Money::ZERO);
             for family in chunk {
                 for member in family {
                     let n: usize = member.psn_no[1..].parse().expect("generated psn_no");
-                    register(batch, &agency(day(1, 1)), options, member, n)?;
+                    register(bulk, &agency(day(1, 1)), options, member, n)?;
                     if member.employee {
                         let credit = Credit {
                             psn_no: member.psn_no.clone(),
@@ -142,13 +142,13 @@ pub fn generate<S: Store>(engine: &Engine<S>, options: &GenOptions, progress: &d
                             amount: member.opening,
                             reference: format!("gen-open-{}", member.psn_no),
                         };
-                        batch.credit(&agency(day(1, 1)), &credit)?;
+                        bulk.credit(&agency(day(1, 1)), &credit)?;
                         credits += 1;
                         money = money.plus(member.opening);
                     }
                 }
                 if family.len() > 1 {
-                    networks += build_network(batch, family, &mut dice, day(1, 2))?;
+                    networks += build_network(bulk, family, &mut dice, day(1, 2))?;
                 }
             }
             Ok((networks, credits, money))
@@ -164,12 +164,12 @@ pub fn generate<S: Store>(engine: &Engine<S>, options: &GenOptions, progress: &d
     let bills_per_month = (options.persons as u64 * options.bills_per_100_persons as u64 / 100 / months as u64) as usize;
     for month in 1..=months {
         for chunk in families.chunks(options.families_per_commit.max(1)) {
-            let (credits, money) = engine.batch(|batch| {
+            let (credits, money) = engine.bulk(|bulk| {
                 let (mut credits, mut money) = (0, Money::ZERO);
                 for member in chunk.iter().flatten().filter(|m| m.employee) {
                     let amount = Money::from_fen(20_000 + dice.below(60_000) as i64);
                     let reference = format!("gen-{}-{month:02}-{}", options.year, member.psn_no);
-                    batch.credit(&agency(day(month, 15)), &Credit { psn_no: member.psn_no.clone(), account: PersonAccount::Cur, amount, reference })?;
+                    bulk.credit(&agency(day(month, 15)), &Credit { psn_no: member.psn_no.clone(), account: PersonAccount::Cur, amount, reference })?;
                     credits += 1;
                     money = money.plus(amount);
                 }
@@ -205,7 +205,7 @@ pub fn generate<S: Store>(engine: &Engine<S>, options: &GenOptions, progress: &d
     Ok(summary)
 }
 
-fn register<S: Store>(batch: &mut Batch<'_, S>, ctx: &Context, options: &GenOptions, member: &Member, n: usize) -> Result<()> {
+fn register<S: Store>(bulk: &mut Bulk<'_, S>, ctx: &Context, options: &GenOptions, member: &Member, n: usize) -> Result<()> {
     let birth = birth_date(n, member.relation);
     let person = Person {
         psn_no: member.psn_no.clone(),
@@ -216,29 +216,29 @@ fn register<S: Store>(batch: &mut Batch<'_, S>, ctx: &Context, options: &GenOpti
         phone: Some(format!("139{:08}", n % 100_000_000)),
         status: PersonStatus::Normal,
     };
-    batch.register_person(ctx, &person)
+    bulk.register_person(ctx, &person)
 }
 
 /// A network for a family whose promoter has HIS money: every member added (and confirmed when
 /// 16 or older), some MUT transfers and presets. Returns 1 if a network was made.
-fn build_network<S: Store>(batch: &mut Batch<'_, S>, family: &[Member], dice: &mut Dice, date: NaiveDate) -> Result<usize> {
+fn build_network<S: Store>(bulk: &mut Bulk<'_, S>, family: &[Member], dice: &mut Dice, date: NaiveDate) -> Result<usize> {
     let promoter = &family[0].psn_no;
     let as_person = |psn: &str| Context::new(Actor::Person(psn.to_string()), Channel::App, date);
-    batch.create_network(&as_person(promoter), promoter)?;
+    bulk.create_network(&as_person(promoter), promoter)?;
     for member in &family[1..] {
-        let added = batch.add_member(&as_person(promoter), promoter, &member.psn_no, member.relation.expect("members have a relation"))?;
+        let added = bulk.add_member(&as_person(promoter), promoter, &member.psn_no, member.relation.expect("members have a relation"))?;
         if added == Added::PendingConfirmation {
-            batch.confirm_member(&as_person(&member.psn_no), &member.psn_no)?;
+            bulk.confirm_member(&as_person(&member.psn_no), &member.psn_no)?;
         }
     }
     for member in family.iter().filter(|m| m.employee) {
         if dice.below(2) == 0 {
             // 10% to 50% of the opening balance.
             let amount = Money::from_fen((member.opening.fen() * (10 + dice.below(41) as i64) / 100).max(1));
-            batch.move_mutual_aid(&as_person(&member.psn_no), &member.psn_no, PersonAccount::His, PersonAccount::Mut, amount)?;
+            bulk.move_mutual_aid(&as_person(&member.psn_no), &member.psn_no, PersonAccount::His, PersonAccount::Mut, amount)?;
         }
         if dice.below(4) == 0 {
-            batch.set_preset(&as_person(&member.psn_no), &member.psn_no, Some(Money::yuan(100 * (1 + dice.below(5) as i64))))?;
+            bulk.set_preset(&as_person(&member.psn_no), &member.psn_no, Some(Money::yuan(100 * (1 + dice.below(5) as i64))))?;
         }
     }
     Ok(1)

@@ -1,6 +1,6 @@
 //! Many operations in one durable transaction: bulk loading (`gongji gen`, migrations from a
 //! legacy system) where one commit per operation would be the bottleneck. The operations are
-//! the engine's own, with the same rules; the first refusal rolls the whole batch back.
+//! the engine's own, with the same rules; the first refusal rolls the whole bulk back.
 
 use gongji_core::settlement::Bill;
 use gongji_core::{Money, Person, PersonAccount};
@@ -12,19 +12,19 @@ use crate::settlement::SettlementOutcome;
 use crate::{Context, Engine, Result};
 
 /// The engine's operations bound to one open transaction.
-pub struct Batch<'a, S: Store> {
+pub struct Bulk<'a, S: Store> {
     engine: &'a Engine<S>,
     tx: &'a mut dyn Tx,
 }
 
 impl<S: Store> Engine<S> {
     /// Runs `work` with all its operations in one transaction: all commit or none.
-    pub fn batch<R>(&self, mut work: impl FnMut(&mut Batch<'_, S>) -> Result<R>) -> Result<R> {
-        self.store.write(|tx| work(&mut Batch { engine: self, tx }))
+    pub fn bulk<R>(&self, mut work: impl FnMut(&mut Bulk<'_, S>) -> Result<R>) -> Result<R> {
+        self.store.write(|tx| work(&mut Bulk { engine: self, tx }))
     }
 }
 
-impl<S: Store> Batch<'_, S> {
+impl<S: Store> Bulk<'_, S> {
     pub fn register_person(&mut self, ctx: &Context, person: &Person) -> Result<()> {
         crate::persons::insert_person(self.tx, ctx, person)
     }
