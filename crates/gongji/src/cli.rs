@@ -629,7 +629,7 @@ impl<S: Store> Session<'_, S> {
                 "preset": view.preset.map(|m| m.to_string()), "network": network,
                 "bindings": view.bindings.iter().map(|b| json!({"binding_id": b.id, "binder": b.association.binder, "relative": b.association.relative,
                     "relation": b.association.relation, "since": b.association.business_date.to_string()})).collect::<Vec<_>>(),
-                "quotas": view.quotas.iter().map(|q| json!({"uid": q.uid, "side": q.side, "state": q.state, "donor": q.donor, "donor_area": q.donor_area.as_str(),
+                "quotas": view.quotas.iter().map(|q| json!({"uid": q.uid, "side": q.side.as_str(), "state": q.state.as_str(), "donor": q.donor, "donor_area": q.donor_area.as_str(),
                     "relative": q.relative, "relative_area": q.relative_area.as_str(), "relation": q.relation, "granted": q.granted.to_string(),
                     "used": q.used.to_string(), "returned": q.returned.to_string(), "left": quota_left(q).map(|m| m.to_string())})).collect::<Vec<_>>(),
             });
@@ -659,12 +659,12 @@ impl<S: Store> Session<'_, S> {
             println!("  association 关联 {}: {} lets {} ({}) use HIS above the threshold, since {}", b.id, a.binder, a.relative, a.relation, a.business_date);
         }
         for q in &view.quotas {
-            let role = if q.donor == p.psn_no && q.side != gongji_engine::quota::side::RELATIVE { "donor 共济人" } else { "relative 被共济人" };
+            let role = if q.donor == p.psn_no && q.side != gongji_core::states::QuotaSide::Relative { "donor 共济人" } else { "relative 被共济人" };
             let left = quota_left(q).map(|m| m.to_string()).unwrap_or_else(|| format!("known in {}", q.relative_area));
             println!(
                 "  quota 共济额度 {} as {role}, {}: {}@{} → {}@{} ({}), granted {}, used {}, returned {}, left {left}",
                 q.uid,
-                q.state,
+                q.state.as_str(),
                 q.donor,
                 q.donor_area,
                 q.relative.as_deref().unwrap_or("?"),
@@ -784,7 +784,7 @@ impl<S: Store> Session<'_, S> {
                         e.id.to_string(),
                         e.event.network_id.to_string(),
                         e.event.business_date.to_string(),
-                        e.event.kind.clone(),
+                        e.event.kind.as_str().to_string(),
                         e.event.subject.clone().unwrap_or_default(),
                         e.event.detail.clone(),
                         e.event.actor.clone(),
@@ -1032,5 +1032,5 @@ fn run_scenarios(path: &Path, as_json: bool, postgres_url: Option<&str>) -> Resu
 /// What is left of a quota where this store knows it (one area, or the relative's side); a
 /// donor's side across areas learns the spending only from the return.
 fn quota_left(quota: &gongji_store::QuotaRecord) -> Option<Money> {
-    (quota.side != gongji_engine::quota::side::DONOR).then(|| gongji_engine::quota::remaining(quota))
+    (quota.side != gongji_core::states::QuotaSide::Donor).then(|| gongji_engine::quota::remaining(quota))
 }

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use clap::{Args, Subcommand};
 use gongji_core::person::mask_name;
+use gongji_core::states::{NotificationState, QuotaSide, QuotaState};
 use gongji_core::{AccountRef, Actor, AreaCode, Channel, Money};
 use gongji_engine::interarea::{self, RelayHooks};
 use gongji_engine::outbox::{DrainOptions, LogSender, NotificationSender, WebhookSender};
@@ -357,12 +358,19 @@ impl<S: Store> FamilySession<'_, S> {
                 );
             }
             OutboxCommand::List(args) => {
-                for row in self.engine.notifications(args.state.as_deref(), args.limit)? {
+                let state = match args.state.as_deref() {
+                    None => None,
+                    Some(text) => Some(NotificationState::parse(text).ok_or_else(|| {
+                        let all: Vec<&str> = NotificationState::ALL.iter().map(|s| s.as_str()).collect();
+                        Error::domain(gongji_core::ErrorCode::InputInvalid, "TR3", format!("state is one of {}, not {text:?}", all.join(", ")))
+                    })?),
+                };
+                for row in self.engine.notifications(state, args.limit)? {
                     println!(
                         "{}  {:<8} {:<14} to {} attempts {} {}",
                         row.id,
-                        row.state,
-                        row.notification.kind,
+                        row.state.as_str(),
+                        row.notification.kind.as_str(),
                         gongji_engine::outbox::mask_phone(&row.notification.recipient),
                         row.attempts,
                         row.last_error.unwrap_or_default()
@@ -378,8 +386,8 @@ fn print_quota(quota: &QuotaRecord) {
     println!(
         "{} {:<8} {:<8} donor {}@{} → relative {}@{} ({}): granted {}, used {}, returned {}{}",
         quota.uid,
-        quota.side,
-        quota.state,
+        quota.side.as_str(),
+        quota.state.as_str(),
         quota.donor,
         quota.donor_area,
         quota.relative.as_deref().unwrap_or("?"),
@@ -407,7 +415,7 @@ fn kill_hook(point: &'static str) -> impl Fn(&AreaMessage) {
         None => (setting, None),
     };
     move |message: &AreaMessage| {
-        if at == point && kind.as_deref().is_none_or(|k| k == message.kind) {
+        if at == point && kind.as_deref().is_none_or(|k| k == message.kind.as_str()) {
             let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
             std::thread::sleep(std::time::Duration::from_secs(60));
         }
@@ -533,7 +541,7 @@ pub fn scenario_step<S: Store>(engine: &Engine<S>, step: &FamilyStep<'_>, day: N
                 .quotas(&person)?
                 .into_iter()
                 .find(|q| {
-                    q.state == "active"
+                    q.state == QuotaState::Active
                         && ((q.donor == person && q.relative.as_deref() == Some(other.as_str()))
                             || (q.donor == other && q.relative.as_deref() == Some(person.as_str())))
                 })
@@ -543,7 +551,7 @@ pub fn scenario_step<S: Store>(engine: &Engine<S>, step: &FamilyStep<'_>, day: N
             relay_all()?;
             // What came back to the donor, once every message is delivered.
             let returned =
-                engine.quotas(&quota.donor)?.into_iter().find(|q| q.uid == quota.uid && q.side != "relative").map(|q| q.returned).unwrap_or_default();
+                engine.quotas(&quota.donor)?.into_iter().find(|q| q.uid == quota.uid && q.side != QuotaSide::Relative).map(|q| q.returned).unwrap_or_default();
             Ok(json!({"relation": quota.relation, "amount": returned.to_string()}))
         }
         "pay_premium" => {
