@@ -66,6 +66,17 @@ string_enum! {
 }
 
 string_enum! {
+    /// What a notification of the outbox says (TR3).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum NotificationKind {
+        /// The one-time code of a relative transfer, to the authoriser.
+        TransferCode => "transfer_code",
+        /// A relative transfer was carried out.
+        TransferDone => "transfer_done",
+    }
+}
+
+string_enum! {
     /// A relative transfer request (TR1-TR3).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum RelativeTransferState {
@@ -181,6 +192,7 @@ mod tests {
         check(QuotaSide::ALL, QuotaSide::as_str, QuotaSide::parse);
         check(QuotaState::ALL, QuotaState::as_str, QuotaState::parse);
         check(QuotaEventKind::ALL, QuotaEventKind::as_str, QuotaEventKind::parse);
+        check(NotificationKind::ALL, NotificationKind::as_str, NotificationKind::parse);
         check(NotificationState::ALL, NotificationState::as_str, NotificationState::parse);
         check(RelativeTransferState::ALL, RelativeTransferState::as_str, RelativeTransferState::parse);
         check(AreaMessageKind::ALL, AreaMessageKind::as_str, AreaMessageKind::parse);

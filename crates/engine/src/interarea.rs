@@ -25,32 +25,13 @@
 use std::collections::BTreeSet;
 
 use gongji_core::ledger::{EntryKind, JournalEntry};
+use gongji_core::states::{AreaMessageKind, AreaMessageState, ClearingDirection, ClearingState, InboxOutcome, QuotaEventKind, QuotaSide, QuotaState};
 use gongji_core::{AccountRef, AreaCode, ErrorCode, IdNumber, Money, Person, PersonAccount, SystemAccount};
 use gongji_store::{AreaMessage, ClearingRecord, InboxRecord, OutboxMessage, QuotaRecord, Store, StoreError, Tx};
 
 use crate::outbox::random_hex;
-use crate::quota::{self, side, state, QuotaGrant, QuotaGranted};
+use crate::quota::{self, QuotaGrant, QuotaGranted};
 use crate::{Context, Engine, Error, Result};
-
-/// Message kinds (the store keeps them as text).
-pub mod kind {
-    pub const GRANT: &str = "quota_grant";
-    pub const END: &str = "quota_end";
-    pub const RETURN: &str = "quota_return";
-}
-
-/// Outbox message states.
-pub mod outbox_state {
-    pub const PENDING: &str = "pending";
-    pub const DELIVERED: &str = "delivered";
-    pub const REJECTED: &str = "rejected";
-}
-
-/// What the receiver did with a message.
-pub mod outcome {
-    pub const APPLIED: &str = "applied";
-    pub const REJECTED: &str = "rejected";
-}
 
 /// Test hooks of [`relay`]: called around the receiver's transaction for each message, so that
 /// the crash tests can stop the process between the two sides.
@@ -104,7 +85,7 @@ impl ReconcileReport {
 
 impl<S: Store> Engine<S> {
     /// Messages of this store's outbox in `state` (`pending`, `delivered`, `rejected`).
-    pub fn area_outbox(&self, state: &str) -> Result<Vec<OutboxMessage>> {
+    pub fn area_outbox(&self, state: AreaMessageState) -> Result<Vec<OutboxMessage>> {
         self.store.read(|tx| Ok(tx.area_messages(state, i64::MAX as usize)?))
     }
 
@@ -122,11 +103,10 @@ impl<S: Store> Engine<S> {
                 return Ok((record, true));
             }
             tx.savepoint()?;
-            let applied = match message.kind.as_str() {
-                kind::GRANT => self.apply_grant(tx, ctx, message),
-                kind::END => apply_end(tx, ctx, message),
-                kind::RETURN => apply_return(tx, ctx, message),
-                other => Err(Error::domain(ErrorCode::InputInvalid, "X2", format!("unknown message kind {other:?}"))),
+            let applied = match message.kind {
+                AreaMessageKind::QuotaGrant => self.apply_grant(tx, ctx, message),
+                AreaMessageKind::QuotaEnd => apply_end(tx, ctx, message),
+                AreaMessageKind::QuotaReturn => apply_return(tx, ctx, message),
             };
             let record = match applied {
                 Ok(relative) => {
@@ -134,8 +114,8 @@ impl<S: Store> Engine<S> {
                     InboxRecord {
                         message_id: message.id.clone(),
                         from_area: message.from_area.clone(),
-                        kind: message.kind.clone(),
-                        outcome: outcome::APPLIED.into(),
+                        kind: message.kind,
+                        outcome: InboxOutcome::Applied,
                         code: None,
                         detail: String::new(),
                         relative,
@@ -147,8 +127,8 @@ impl<S: Store> Engine<S> {
                     InboxRecord {
                         message_id: message.id.clone(),
                         from_area: message.from_area.clone(),
-                        kind: message.kind.clone(),
-                        outcome: outcome::REJECTED.into(),
+                        kind: message.kind,
+                        outcome: InboxOutcome::Rejected,
                         code: Some(refusal.code.as_str().to_string()),
                         detail: refusal.message,
                         relative: None,
@@ -168,43 +148,50 @@ impl<S: Store> Engine<S> {
         self.store.write(|tx| {
             let sent =
                 tx.area_message(message_id)?.ok_or_else(|| Error::domain(ErrorCode::InputInvalid, "X2", format!("no message {message_id} in this outbox")))?;
-            if sent.state != outbox_state::PENDING {
-                return Ok(false);
+            match sent.state {
+                AreaMessageState::Pending => {}
+                AreaMessageState::Delivered | AreaMessageState::Rejected => return Ok(false),
             }
             let message = sent.message;
             let text = match &answer.code {
                 Some(code) => format!("{} {code}: {}", answer.outcome, answer.detail),
-                None => answer.outcome.clone(),
+                None => answer.outcome.to_string(),
             };
-            if answer.outcome == outcome::APPLIED {
-                tx.answer_area_message(message_id, outbox_state::DELIVERED, &text, ctx.now)?;
-                tx.settle_clearing(message_id, "out", "confirmed")?;
-                if message.kind == kind::GRANT {
-                    if let (Some(relative), Some(mut donor_side)) = (&answer.relative, tx.quota(&message.quota_uid, side::DONOR)?) {
-                        if donor_side.relative.is_none() {
-                            donor_side.relative = Some(relative.clone());
-                            tx.update_quota(&donor_side)?;
+            match answer.outcome {
+                InboxOutcome::Applied => {
+                    tx.answer_area_message(message_id, AreaMessageState::Delivered, &text, ctx.now)?;
+                    tx.settle_clearing(message_id, ClearingDirection::Out, ClearingState::Confirmed)?;
+                    match message.kind {
+                        AreaMessageKind::QuotaGrant => {
+                            if let (Some(relative), Some(mut donor_side)) = (&answer.relative, tx.quota(&message.quota_uid, QuotaSide::Donor)?) {
+                                if donor_side.relative.is_none() {
+                                    donor_side.relative = Some(relative.clone());
+                                    tx.update_quota(&donor_side)?;
+                                }
+                            }
                         }
+                        AreaMessageKind::QuotaEnd | AreaMessageKind::QuotaReturn => {}
                     }
                 }
-                return Ok(true);
-            }
-            tx.answer_area_message(message_id, outbox_state::REJECTED, &text, ctx.now)?;
-            match message.kind.as_str() {
-                kind::GRANT => compensate_grant(tx, ctx, &message, &text)?,
-                kind::END => {
-                    if let Some(mut donor_side) = tx.quota(&message.quota_uid, side::DONOR)? {
-                        if donor_side.state == state::ENDING {
-                            donor_side.state = state::ENDED.into();
-                            donor_side.ended_at = Some(ctx.now);
-                            tx.update_quota(&donor_side)?;
+                InboxOutcome::Rejected => {
+                    tx.answer_area_message(message_id, AreaMessageState::Rejected, &text, ctx.now)?;
+                    match message.kind {
+                        AreaMessageKind::QuotaGrant => compensate_grant(tx, ctx, &message, &text)?,
+                        AreaMessageKind::QuotaEnd => {
+                            if let Some(mut donor_side) = tx.quota(&message.quota_uid, QuotaSide::Donor)? {
+                                if donor_side.state == QuotaState::Ending {
+                                    donor_side.state = QuotaState::Ended;
+                                    donor_side.ended_at = Some(ctx.now);
+                                    tx.update_quota(&donor_side)?;
+                                }
+                            }
                         }
+                        // A refused return keeps its clearing record pending: money sits in the
+                        // relative's area's clearing account until the agencies resolve it, and
+                        // `reconcile` shows it.
+                        AreaMessageKind::QuotaReturn => {}
                     }
                 }
-                // A refused return keeps its clearing record pending: money sits in the
-                // relative's area's clearing account until the agencies resolve it, and
-                // `reconcile` shows it.
-                _ => {}
             }
             Ok(true)
         })
@@ -224,8 +211,11 @@ impl<S: Store> Engine<S> {
             for area in areas {
                 let booked = records
                     .iter()
-                    .filter(|r| r.area == area && r.state != "reversed")
-                    .map(|r| if r.direction == "out" { r.amount } else { r.amount.neg() })
+                    .filter(|r| r.area == area && r.state != ClearingState::Reversed)
+                    .map(|r| match r.direction {
+                        ClearingDirection::Out => r.amount,
+                        ClearingDirection::In => r.amount.neg(),
+                    })
                     .sum();
                 let ledger = tx.balance(&AccountRef::system(&area, SystemAccount::InterAreaClearing))?;
                 positions.push(ClearingPosition { area, ledger, booked });
@@ -241,8 +231,8 @@ impl<S: Store> Engine<S> {
         if !policy.models.quota {
             return Err(Error::domain(ErrorCode::NetworkModelDisabled, "§4", format!("policy {} of area {} has no quota model", policy.id, relative.area)));
         }
-        let mut record = match tx.quota(&message.quota_uid, side::RELATIVE)? {
-            Some(record) if record.state != state::ACTIVE => {
+        let mut record = match tx.quota(&message.quota_uid, QuotaSide::Relative)? {
+            Some(record) if record.state != QuotaState::Active => {
                 return Err(Error::domain(ErrorCode::QuotaNotFound, "X2", format!("quota {} has ended in area {}", record.uid, record.relative_area)));
             }
             Some(record) => record,
@@ -250,7 +240,7 @@ impl<S: Store> Engine<S> {
                 let record = QuotaRecord {
                     id: 0,
                     uid: message.quota_uid.clone(),
-                    side: side::RELATIVE.into(),
+                    side: QuotaSide::Relative,
                     donor: message.donor.clone(),
                     donor_area: message.donor_area.clone(),
                     relative: Some(relative.psn_no.clone()),
@@ -258,7 +248,7 @@ impl<S: Store> Engine<S> {
                     relative_name: relative.name.clone(),
                     relative_id_number: relative.id_number.as_str().to_string(),
                     relation: message.relation.clone(),
-                    state: state::ACTIVE.into(),
+                    state: QuotaState::Active,
                     granted: Money::ZERO,
                     used: Money::ZERO,
                     returned: Money::ZERO,
@@ -285,23 +275,22 @@ impl<S: Store> Engine<S> {
         let entry_id = tx.post(&entry)?;
         record.granted = record.granted.plus(message.amount);
         tx.update_quota(&record)?;
-        quota::record_event(tx, ctx, &record, "grant", message.amount, &message.id, Some(entry_id))?;
-        tx.insert_clearing(&clearing(ctx, message, &relative.area, &message.from_area, "in", "confirmed", Some(entry_id)))?;
+        quota::record_event(tx, ctx, &record, QuotaEventKind::Grant, message.amount, &message.id, Some(entry_id))?;
+        tx.insert_clearing(&clearing(ctx, message, &relative.area, &message.from_area, ClearingDirection::In, ClearingState::Confirmed, Some(entry_id)))?;
         Ok(Some(relative.psn_no))
     }
 }
 
 /// Donor's side of a grant or top-up to another area (step 1). Checks are the caller's.
 pub(crate) fn send_grant(tx: &mut dyn Tx, ctx: &Context, donor: &Person, grant: &QuotaGrant, id_number: &IdNumber) -> Result<QuotaGranted> {
-    let existing = tx
-        .quotas_of(&donor.psn_no)?
-        .into_iter()
-        .find(|q| q.side == side::DONOR && q.state == state::ACTIVE && q.relative_area == grant.relative_area && q.relative_id_number == id_number.as_str());
+    let existing = tx.quotas_of(&donor.psn_no)?.into_iter().find(|q| {
+        q.side == QuotaSide::Donor && q.state == QuotaState::Active && q.relative_area == grant.relative_area && q.relative_id_number == id_number.as_str()
+    });
     let top_up = existing.is_some();
     let mut record = match existing {
         Some(record) => record,
         None => {
-            let mut record = quota::new_record(ctx, side::DONOR, donor, &grant.relative_area, grant, quota::random_uid()?);
+            let mut record = quota::new_record(ctx, QuotaSide::Donor, donor, &grant.relative_area, grant, quota::random_uid()?);
             record.relative_id_number = id_number.as_str().to_string();
             tx.insert_quota(&record)?;
             record
@@ -311,7 +300,7 @@ pub(crate) fn send_grant(tx: &mut dyn Tx, ctx: &Context, donor: &Person, grant: 
         id: random_message_id()?,
         from_area: donor.area.clone(),
         to_area: grant.relative_area.clone(),
-        kind: kind::GRANT.into(),
+        kind: AreaMessageKind::QuotaGrant,
         quota_uid: record.uid.clone(),
         amount: grant.amount,
         donor: donor.psn_no.clone(),
@@ -336,15 +325,15 @@ pub(crate) fn send_grant(tx: &mut dyn Tx, ctx: &Context, donor: &Person, grant: 
     let entry_id = tx.post(&entry)?;
     record.granted = record.granted.plus(grant.amount);
     tx.update_quota(&record)?;
-    quota::record_event(tx, ctx, &record, "grant", grant.amount, &message.id, Some(entry_id))?;
+    quota::record_event(tx, ctx, &record, QuotaEventKind::Grant, grant.amount, &message.id, Some(entry_id))?;
     tx.insert_area_message(&message)?;
-    tx.insert_clearing(&clearing(ctx, &message, &donor.area, &grant.relative_area, "out", "pending", Some(entry_id)))?;
+    tx.insert_clearing(&clearing(ctx, &message, &donor.area, &grant.relative_area, ClearingDirection::Out, ClearingState::Pending, Some(entry_id)))?;
     Ok(QuotaGranted { uid: record.uid, top_up, cross_area: true, entry_id, message_id: Some(message.id) })
 }
 
 /// Donor's side asks the relative's area to end a quota (step 4).
 pub(crate) fn send_end(tx: &mut dyn Tx, ctx: &Context, record: &QuotaRecord, reason: &str) -> Result<String> {
-    let message = message_about(ctx, record, kind::END, &record.donor_area, &record.relative_area, Money::ZERO, reason)?;
+    let message = message_about(ctx, record, AreaMessageKind::QuotaEnd, &record.donor_area, &record.relative_area, Money::ZERO, reason)?;
     tx.insert_area_message(&message)?;
     Ok(message.id)
 }
@@ -354,7 +343,7 @@ pub(crate) fn send_end(tx: &mut dyn Tx, ctx: &Context, record: &QuotaRecord, rea
 /// learns that the quota ended.
 pub(crate) fn send_return(tx: &mut dyn Tx, ctx: &Context, record: &QuotaRecord, relative: &str, amount: Money) -> Result<String> {
     let reason = record.end_reason.clone().unwrap_or_default();
-    let message = message_about(ctx, record, kind::RETURN, &record.relative_area, &record.donor_area, amount, &reason)?;
+    let message = message_about(ctx, record, AreaMessageKind::QuotaReturn, &record.relative_area, &record.donor_area, amount, &reason)?;
     if amount.is_positive() {
         let entry = JournalEntry::transfer(
             EntryKind::Quota,
@@ -366,19 +355,35 @@ pub(crate) fn send_return(tx: &mut dyn Tx, ctx: &Context, record: &QuotaRecord, 
             format!("quota {} returned to area {}", record.uid, record.donor_area),
         )?;
         let entry_id = tx.post(&entry)?;
-        quota::record_event(tx, ctx, record, "return", amount, &message.id, Some(entry_id))?;
-        tx.insert_clearing(&clearing(ctx, &message, &record.relative_area, &record.donor_area, "out", "pending", Some(entry_id)))?;
+        quota::record_event(tx, ctx, record, QuotaEventKind::Return, amount, &message.id, Some(entry_id))?;
+        tx.insert_clearing(&clearing(
+            ctx,
+            &message,
+            &record.relative_area,
+            &record.donor_area,
+            ClearingDirection::Out,
+            ClearingState::Pending,
+            Some(entry_id),
+        ))?;
     }
     tx.insert_area_message(&message)?;
     Ok(message.id)
 }
 
-fn message_about(ctx: &Context, record: &QuotaRecord, kind: &str, from: &AreaCode, to: &AreaCode, amount: Money, reason: &str) -> Result<AreaMessage> {
+fn message_about(
+    ctx: &Context,
+    record: &QuotaRecord,
+    kind: AreaMessageKind,
+    from: &AreaCode,
+    to: &AreaCode,
+    amount: Money,
+    reason: &str,
+) -> Result<AreaMessage> {
     Ok(AreaMessage {
         id: random_message_id()?,
         from_area: from.clone(),
         to_area: to.clone(),
-        kind: kind.to_string(),
+        kind,
         quota_uid: record.uid.clone(),
         amount,
         donor: record.donor.clone(),
@@ -402,19 +407,19 @@ fn clearing(
     message: &AreaMessage,
     area: &AreaCode,
     counterparty: &AreaCode,
-    direction: &str,
-    state: &str,
+    direction: ClearingDirection,
+    state: ClearingState,
     entry_id: Option<i64>,
 ) -> ClearingRecord {
     ClearingRecord {
         message_id: message.id.clone(),
         area: area.clone(),
         counterparty: counterparty.clone(),
-        direction: direction.to_string(),
-        kind: message.kind.clone(),
+        direction,
+        kind: message.kind,
         quota_uid: message.quota_uid.clone(),
         amount: message.amount,
-        state: state.to_string(),
+        state,
         entry_id,
         business_date: ctx.business_date,
         recorded_at: ctx.now,
@@ -424,10 +429,10 @@ fn clearing(
 /// Relative's area: the donor's area asks to end the quota.
 fn apply_end(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage) -> Result<Option<String>> {
     let record = tx
-        .quota(&message.quota_uid, side::RELATIVE)?
+        .quota(&message.quota_uid, QuotaSide::Relative)?
         .ok_or_else(|| Error::domain(ErrorCode::QuotaNotFound, "X2", format!("no quota {} in area {}", message.quota_uid, message.to_area)))?;
     let relative = record.relative.clone();
-    if record.state == state::ACTIVE {
+    if record.state == QuotaState::Active {
         quota::end_in(tx, ctx, record, &message.reason)?;
     }
     // Ended here before: its return message is on its way already.
@@ -437,7 +442,7 @@ fn apply_end(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage) -> Result<Op
 /// Donor's area: what was unused comes back.
 fn apply_return(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage) -> Result<Option<String>> {
     let mut record = tx
-        .quota(&message.quota_uid, side::DONOR)?
+        .quota(&message.quota_uid, QuotaSide::Donor)?
         .ok_or_else(|| Error::domain(ErrorCode::QuotaNotFound, "X2", format!("no quota {} given from area {}", message.quota_uid, message.to_area)))?;
     if message.amount.is_positive() {
         let destination = quota::donor_destination(tx, &record.donor, &record.donor_area)?;
@@ -452,11 +457,11 @@ fn apply_return(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage) -> Result
         )?;
         let entry_id = tx.post(&entry)?;
         record.returned = record.returned.plus(message.amount);
-        quota::record_event(tx, ctx, &record, "return", message.amount, &message.id, Some(entry_id))?;
-        tx.insert_clearing(&clearing(ctx, message, &record.donor_area, &message.from_area, "in", "confirmed", Some(entry_id)))?;
+        quota::record_event(tx, ctx, &record, QuotaEventKind::Return, message.amount, &message.id, Some(entry_id))?;
+        tx.insert_clearing(&clearing(ctx, message, &record.donor_area, &message.from_area, ClearingDirection::In, ClearingState::Confirmed, Some(entry_id)))?;
     }
-    if record.state != state::ENDED {
-        record.state = state::ENDED.into();
+    if record.state != QuotaState::Ended {
+        record.state = QuotaState::Ended;
         record.ended_at = Some(ctx.now);
         if record.end_reason.is_none() {
             record.end_reason = Some(message.reason.clone());
@@ -469,7 +474,7 @@ fn apply_return(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage) -> Result
 /// Donor's area: the relative's area refused a grant; the money goes back to the donor.
 fn compensate_grant(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage, why: &str) -> Result<()> {
     let mut record = tx
-        .quota(&message.quota_uid, side::DONOR)?
+        .quota(&message.quota_uid, QuotaSide::Donor)?
         .ok_or_else(|| StoreError::Corrupt(format!("quota {} of message {} is missing", message.quota_uid, message.id)))?;
     let destination = quota::donor_destination(tx, &record.donor, &record.donor_area)?;
     let entry = JournalEntry::transfer(
@@ -482,15 +487,15 @@ fn compensate_grant(tx: &mut dyn Tx, ctx: &Context, message: &AreaMessage, why: 
         format!("quota {} refused by area {}: paid back", record.uid, message.to_area),
     )?;
     let entry_id = tx.post(&entry)?;
-    tx.settle_clearing(&message.id, "out", "reversed")?;
+    tx.settle_clearing(&message.id, ClearingDirection::Out, ClearingState::Reversed)?;
     record.granted = record.granted.minus(message.amount);
-    if record.granted.is_zero() && record.returned.is_zero() && record.state == state::ACTIVE {
-        record.state = state::REJECTED.into();
+    if record.granted.is_zero() && record.returned.is_zero() && record.state == QuotaState::Active {
+        record.state = QuotaState::Rejected;
         record.ended_at = Some(ctx.now);
         record.end_reason = Some(why.to_string());
     }
     tx.update_quota(&record)?;
-    quota::record_event(tx, ctx, &record, "compensate", message.amount, &message.id, Some(entry_id))
+    quota::record_event(tx, ctx, &record, QuotaEventKind::Compensate, message.amount, &message.id, Some(entry_id))
 }
 
 /// Delivers every pending message between two stores, both ways, until none is left: each
@@ -517,7 +522,7 @@ fn deliver<F: Store, T: Store>(
     summary: &mut RelaySummary,
 ) -> Result<u64> {
     let mut moved = 0;
-    for sent in from.area_outbox(outbox_state::PENDING)? {
+    for sent in from.area_outbox(AreaMessageState::Pending)? {
         let message = &sent.message;
         if !to_areas.contains(&message.to_area) {
             continue;
@@ -531,8 +536,9 @@ fn deliver<F: Store, T: Store>(
         if from.acknowledge_area_message(ctx, &message.id, &answer)? {
             moved += 1;
             summary.delivered += 1;
-            if answer.outcome == outcome::REJECTED {
-                summary.refused += 1;
+            match answer.outcome {
+                InboxOutcome::Rejected => summary.refused += 1,
+                InboxOutcome::Applied => {}
             }
         }
     }
@@ -547,32 +553,33 @@ pub fn reconcile<A: Store, B: Store>(a: &Engine<A>, b: &Engine<B>) -> Result<Rec
     let mut report = ReconcileReport::default();
     for (mine, theirs) in [(&records_a, &records_b), (&records_b, &records_a)] {
         for record in mine {
-            let want = if record.direction == "out" { "in" } else { "out" };
+            let want = record.direction.opposite();
             let counterpart = theirs.iter().find(|r| r.message_id == record.message_id && r.direction == want);
             let id = &record.message_id;
             let what = format!("{} {} {} {}→{}", record.kind, id, record.amount, record.area, record.counterparty);
-            match (record.direction.as_str(), record.state.as_str(), counterpart) {
+            use ClearingDirection::{In, Out};
+            match (record.direction, record.state, counterpart) {
                 (_, _, Some(other)) if other.amount != record.amount => {
                     report.problems.insert(format!("{what}: booked {} on the other side", other.amount));
                 }
-                ("out", "reversed", None) => {}
-                ("out", "reversed", Some(_)) => {
+                (Out, ClearingState::Reversed, None) => {}
+                (Out, ClearingState::Reversed, Some(_)) => {
                     report.problems.insert(format!("{what}: paid back here but booked in there"));
                 }
-                ("out", "pending", _) => {
+                (Out, ClearingState::Pending, _) => {
                     report.in_transit.insert(what);
                 }
-                ("out", _, Some(_)) => {
+                (Out, ClearingState::Confirmed, Some(_)) => {
                     report.matched.insert(id.clone());
                 }
-                ("out", _, None) => {
+                (Out, ClearingState::Confirmed, None) => {
                     report.problems.insert(format!("{what}: confirmed here, missing there"));
                 }
-                (_, _, Some(other)) if other.state == "reversed" => {
+                (In, _, Some(other)) if other.state == ClearingState::Reversed => {
                     report.problems.insert(format!("{what}: booked in here, paid back there"));
                 }
-                (_, _, Some(_)) => {}
-                (_, _, None) => {
+                (In, _, Some(_)) => {}
+                (In, _, None) => {
                     report.problems.insert(format!("{what}: booked in here, never sent there"));
                 }
             }

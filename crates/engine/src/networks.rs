@@ -2,6 +2,7 @@
 //! (N7–N9, N11), the rules of the core, and records an event (N12).
 
 use gongji_core::network::{self, MemberState, Network};
+use gongji_core::states::NetworkEventKind;
 use gongji_core::{AccountRef, ErrorCode, Person, PersonAccount};
 use gongji_store::{NewNetworkEvent, Store, Tx};
 
@@ -62,7 +63,7 @@ impl<S: Store> Engine<S> {
         let network_id = tx.insert_network(&person.area, promoter, &ctx.provenance())?;
         tx.insert_member(network_id, promoter, None, MemberState::Active, &ctx.provenance())?;
         let network = Network { id: network_id, area: person.area.clone(), promoter: promoter.to_string(), members: vec![] };
-        record(tx, ctx, &network, "created", Some(promoter), String::new())?;
+        record(tx, ctx, &network, NetworkEventKind::Created, Some(promoter), String::new())?;
         Ok(network_id)
     }
 
@@ -80,7 +81,7 @@ impl<S: Store> Engine<S> {
             (MemberState::Active, Added::Active)
         };
         tx.insert_member(network.id, member, Some(relation), state, &ctx.provenance())?;
-        record(tx, ctx, &network, "member_added", Some(member), format!("relation={relation} state={state}"))?;
+        record(tx, ctx, &network, NetworkEventKind::MemberAdded, Some(member), format!("relation={relation} state={state}"))?;
         Ok(added)
     }
 
@@ -92,7 +93,7 @@ impl<S: Store> Engine<S> {
         }
         network::check_not_closed(&person, "N4")?;
         tx.set_member_state(network.id, member, MemberState::Active)?;
-        record(tx, ctx, &network, "member_confirmed", Some(member), String::new())
+        record(tx, ctx, &network, NetworkEventKind::MemberConfirmed, Some(member), String::new())
     }
 
     pub(crate) fn remove_member_in(&self, tx: &mut dyn Tx, ctx: &Context, promoter: &str, member: &str) -> Result<()> {
@@ -104,7 +105,7 @@ impl<S: Store> Engine<S> {
             return Err(Error::domain(ErrorCode::NetworkNotFound, "N7", "the person is not a member of this network"));
         }
         tx.end_membership(network.id, member, &ctx.provenance())?;
-        record(tx, ctx, &network, "member_removed", Some(member), String::new())
+        record(tx, ctx, &network, NetworkEventKind::MemberRemoved, Some(member), String::new())
     }
 
     pub(crate) fn leave_in(&self, tx: &mut dyn Tx, ctx: &Context, member: &str) -> Result<()> {
@@ -114,23 +115,23 @@ impl<S: Store> Engine<S> {
             return Err(Error::domain(ErrorCode::NetworkNotAllowed, "N7", "the promoter does not leave; dissolving the network makes every member leave"));
         }
         tx.end_membership(network.id, member, &ctx.provenance())?;
-        record(tx, ctx, &network, "member_left", Some(member), String::new())
+        record(tx, ctx, &network, NetworkEventKind::MemberLeft, Some(member), String::new())
     }
 
     pub(crate) fn reorder_in(&self, tx: &mut dyn Tx, ctx: &Context, promoter: &str, order: &[String]) -> Result<()> {
         let (network, _) = promoters_network(tx, ctx, promoter)?;
         network::check_reorder(&network, order)?;
         tx.set_order(network.id, order)?;
-        record(tx, ctx, &network, "reordered", None, order.join(","))
+        record(tx, ctx, &network, NetworkEventKind::Reordered, None, order.join(","))
     }
 
     pub(crate) fn dissolve_in(&self, tx: &mut dyn Tx, ctx: &Context, promoter: &str) -> Result<()> {
         let (network, _) = promoters_network(tx, ctx, promoter)?;
         for member in network.members.iter().filter(|m| m.psn_no != promoter) {
-            record(tx, ctx, &network, "member_left", Some(&member.psn_no), "network dissolved".into())?;
+            record(tx, ctx, &network, NetworkEventKind::MemberLeft, Some(&member.psn_no), "network dissolved".into())?;
         }
         tx.dissolve_network(network.id, &ctx.provenance())?;
-        record(tx, ctx, &network, "dissolved", Some(promoter), String::new())
+        record(tx, ctx, &network, NetworkEventKind::Dissolved, Some(promoter), String::new())
     }
 
     fn require_network_model(&self, person: &Person, ctx: &Context) -> Result<&gongji_core::Policy> {
@@ -161,11 +162,11 @@ fn not_in_network(psn_no: &str) -> Error {
 }
 
 /// N12: every change is an event with actor, channel and time.
-pub(crate) fn record(tx: &mut dyn Tx, ctx: &Context, network: &Network, kind: &str, subject: Option<&str>, detail: String) -> Result<()> {
+pub(crate) fn record(tx: &mut dyn Tx, ctx: &Context, network: &Network, kind: NetworkEventKind, subject: Option<&str>, detail: String) -> Result<()> {
     tx.insert_network_event(&NewNetworkEvent {
         network_id: network.id,
         area: network.area.clone(),
-        kind: kind.to_string(),
+        kind,
         subject: subject.map(str::to_string),
         detail,
         actor: ctx.actor.to_string(),

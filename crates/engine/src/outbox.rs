@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
+use gongji_core::states::{NotificationKind, NotificationState};
 use gongji_store::{Notification, NotificationUpdate, Store, StoreError};
 
 use crate::{Engine, Error, Result};
@@ -35,21 +36,11 @@ pub const NOTIFICATION_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// Connect, write and read time limit of the webhook sender.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Notification states (the store keeps them as text).
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const SENDING: &str = "sending";
-    pub const SENT: &str = "sent";
-    pub const FAILED: &str = "failed";
-    pub const UNKNOWN: &str = "unknown";
-    pub const VOID: &str = "void";
-}
-
 /// One message as a sender sees it: the text with its code filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
     pub id: i64,
-    pub kind: String,
+    pub kind: NotificationKind,
     /// The registered phone.
     pub to: String,
     pub text: String,
@@ -104,7 +95,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// Notifications oldest first, only those in `state` when given.
-    pub fn notifications(&self, state: Option<&str>, limit: usize) -> Result<Vec<Notification>> {
+    pub fn notifications(&self, state: Option<NotificationState>, limit: usize) -> Result<Vec<Notification>> {
         self.store.read(|tx| Ok(tx.notifications(state, limit)?))
     }
 
@@ -112,16 +103,16 @@ impl<S: Store> Engine<S> {
     pub fn drain_outbox(&self, sender: &dyn NotificationSender, options: &DrainOptions) -> Result<DrainSummary> {
         let mut summary = DrainSummary::default();
         let now = Utc::now();
-        let stale = self.store.read(|tx| Ok::<_, Error>(tx.notifications(Some(state::SENDING), usize::MAX >> 1)?))?;
+        let stale = self.store.read(|tx| Ok::<_, Error>(tx.notifications(Some(NotificationState::Sending), usize::MAX >> 1)?))?;
         for row in stale.iter().filter(|n| n.claimed_at.is_some_and(|at| at < now - options.lease)) {
             let update = NotificationUpdate {
-                state: state::UNKNOWN.into(),
+                state: NotificationState::Unknown,
                 attempts: row.attempts,
                 last_error: Some("the sender stopped while sending; not sent again, to avoid a double send".into()),
                 clear_secret: true,
                 at: now,
             };
-            if self.store.write(|tx| Ok::<_, Error>(tx.update_notification(row.id, state::SENDING, row.claim.as_deref(), &update)?))? {
+            if self.store.write(|tx| Ok::<_, Error>(tx.update_notification(row.id, NotificationState::Sending, row.claim.as_deref(), &update)?))? {
                 summary.abandoned += 1;
             }
         }
@@ -135,7 +126,7 @@ impl<S: Store> Engine<S> {
             for row in batch {
                 let message = OutgoingMessage {
                     id: row.id,
-                    kind: row.notification.kind.clone(),
+                    kind: row.notification.kind,
                     to: row.notification.recipient.clone(),
                     text: render(&row.notification.body, row.notification.secret.as_deref()),
                 };
@@ -154,16 +145,16 @@ impl<S: Store> Engine<S> {
                     }
                 };
                 let update = match &outcome {
-                    Ok(()) => NotificationUpdate { state: state::SENT.into(), attempts, last_error: None, clear_secret: true, at: Utc::now() },
+                    Ok(()) => NotificationUpdate { state: NotificationState::Sent, attempts, last_error: None, clear_secret: true, at: Utc::now() },
                     Err(failure) => NotificationUpdate {
-                        state: state::FAILED.into(),
+                        state: NotificationState::Failed,
                         attempts,
                         last_error: Some(failure.message.clone()),
                         clear_secret: true,
                         at: Utc::now(),
                     },
                 };
-                self.store.write(|tx| Ok::<_, Error>(tx.update_notification(row.id, state::SENDING, Some(&claim), &update)?))?;
+                self.store.write(|tx| Ok::<_, Error>(tx.update_notification(row.id, NotificationState::Sending, Some(&claim), &update)?))?;
                 match outcome {
                     Ok(()) => summary.sent += 1,
                     Err(_) => summary.failed += 1,
@@ -277,7 +268,7 @@ impl WebhookSender {
     }
 
     fn post(&self, message: &OutgoingMessage) -> std::io::Result<u16> {
-        let body = serde_json::json!({"id": message.id, "kind": message.kind, "to": message.to, "text": message.text}).to_string();
+        let body = serde_json::json!({"id": message.id, "kind": message.kind.as_str(), "to": message.to, "text": message.text}).to_string();
         let address = (self.host.as_str(), self.port)
             .to_socket_addrs()?
             .next()

@@ -2,6 +2,7 @@
 
 use gongji_core::ledger::{EntryKind, JournalEntry};
 use gongji_core::network::MemberState;
+use gongji_core::states::NetworkEventKind;
 use gongji_core::text;
 use gongji_core::{AccountRef, Actor, DomainError, ErrorCode, InsuranceType, Money, Person, PersonAccount, PersonStatus, SystemAccount};
 use gongji_store::{Store, StoreError, Tx};
@@ -210,14 +211,14 @@ pub(crate) fn set_status_in(tx: &mut dyn Tx, ctx: &Context, psn_no: &str, status
     let provenance = ctx.provenance();
     if network.is_promoter(psn_no) {
         for member in network.members.iter().filter(|m| m.psn_no != psn_no) {
-            record_network_event(tx, ctx, &network, "member_left", Some(&member.psn_no), "network dissolved: promoter's status changed".into())?;
+            record_network_event(tx, ctx, &network, NetworkEventKind::MemberLeft, Some(&member.psn_no), "network dissolved: promoter's status changed".into())?;
         }
         tx.dissolve_network(network.id, &provenance)?;
-        record_network_event(tx, ctx, &network, "dissolved", Some(psn_no), format!("promoter's status became {status} (N4, B4)"))?;
+        record_network_event(tx, ctx, &network, NetworkEventKind::Dissolved, Some(psn_no), format!("promoter's status became {status} (N4, B4)"))?;
     } else {
         let was = network.member(psn_no).map(|m| m.state).unwrap_or(MemberState::Active);
         tx.end_membership(network.id, psn_no, &provenance)?;
-        record_network_event(tx, ctx, &network, "member_left", Some(psn_no), format!("status became {status} (N4); was {was}"))?;
+        record_network_event(tx, ctx, &network, NetworkEventKind::MemberLeft, Some(psn_no), format!("status became {status} (N4); was {was}"))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 use gongji_core::network::MemberState;
+use gongji_core::states::QuotaState;
 use gongji_core::{AccountRef, AreaCode, Money, Person, PersonAccount};
 use gongji_store::{Association, AuditReport, MutMovement, NetworkEvent, QuotaRecord, StatementLine, StatusChange, Store};
 
@@ -62,7 +63,10 @@ impl<S: Store> Engine<S> {
             let preset = tx.preset(psn_no)?;
             let status_changes = tx.status_changes(psn_no)?;
             let bindings = tx.associations_of(psn_no)?;
-            let in_force = |q: &QuotaRecord| q.state == crate::quota::state::ACTIVE || q.state == crate::quota::state::ENDING;
+            let in_force = |q: &QuotaRecord| match q.state {
+                QuotaState::Active | QuotaState::Ending => true,
+                QuotaState::Ended | QuotaState::Rejected => false,
+            };
             let quotas = tx.quotas_of(psn_no)?.into_iter().filter(in_force).collect();
             Ok(PersonOverview { person, cur, his, mutual, network, preset, status_changes, bindings, quotas })
         })

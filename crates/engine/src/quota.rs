@@ -20,6 +20,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Timelike, Utc};
 use gongji_core::ledger::{EntryKind, JournalEntry};
 use gongji_core::settlement::{FundingSource, SourceRole};
+use gongji_core::states::{QuotaEventKind, QuotaSide, QuotaState};
 use gongji_core::{AccountRef, AreaCode, ErrorCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, Policy, SystemAccount};
 use gongji_store::{QuotaEvent, QuotaRecord, Store, StoreError, StoredSettlement, Tx};
 
@@ -30,26 +31,6 @@ use crate::{load_person_for, Context, Engine, Error, Result};
 /// X3 counts days and hours on the local clock: China Standard Time, UTC+8, the time of every
 /// planning area.
 pub const LOCAL_UTC_OFFSET_SECS: i32 = 8 * 3600;
-
-/// Sides of a quota record (the store keeps them as text).
-pub mod side {
-    /// Donor and relative in one area.
-    pub const LOCAL: &str = "local";
-    /// The donor's area's record of a quota across areas.
-    pub const DONOR: &str = "donor";
-    /// The relative's area's record of a quota across areas.
-    pub const RELATIVE: &str = "relative";
-}
-
-/// States of a quota record.
-pub mod state {
-    pub const ACTIVE: &str = "active";
-    /// Donor side: the end was sent to the relative's area; the return is awaited.
-    pub const ENDING: &str = "ending";
-    pub const ENDED: &str = "ended";
-    /// Donor side: the relative's area refused the first grant; the money went back.
-    pub const REJECTED: &str = "rejected";
-}
 
 /// What the donor enters: the relative by name and ID number, as in TR, and their area.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,15 +124,14 @@ impl<S: Store> Engine<S> {
             return Err(Error::domain(ErrorCode::TransferNotEligible, "X2", "a quota is set for a relative, not for oneself"));
         }
         require_quota_model(policy, &relative.area)?;
-        let existing = tx
-            .quotas_of(&donor.psn_no)?
-            .into_iter()
-            .find(|q| q.side == side::LOCAL && q.state == state::ACTIVE && q.donor == donor.psn_no && q.relative.as_deref() == Some(relative.psn_no.as_str()));
+        let existing = tx.quotas_of(&donor.psn_no)?.into_iter().find(|q| {
+            q.side == QuotaSide::Local && q.state == QuotaState::Active && q.donor == donor.psn_no && q.relative.as_deref() == Some(relative.psn_no.as_str())
+        });
         let top_up = existing.is_some();
         let mut quota = match existing {
             Some(quota) => quota,
             None => {
-                let mut quota = new_record(ctx, side::LOCAL, donor, &relative.area, grant, random_uid()?);
+                let mut quota = new_record(ctx, QuotaSide::Local, donor, &relative.area, grant, random_uid()?);
                 quota.relative = Some(relative.psn_no.clone());
                 tx.insert_quota(&quota)?;
                 quota
@@ -169,7 +149,7 @@ impl<S: Store> Engine<S> {
         let entry_id = tx.post(&entry)?;
         quota.granted = quota.granted.plus(grant.amount);
         tx.update_quota(&quota)?;
-        record_event(tx, ctx, &quota, "grant", grant.amount, &format!("quota:{}", quota.uid), Some(entry_id))?;
+        record_event(tx, ctx, &quota, QuotaEventKind::Grant, grant.amount, &format!("quota:{}", quota.uid), Some(entry_id))?;
         Ok(QuotaGranted { uid: quota.uid, top_up, cross_area: false, entry_id, message_id: None })
     }
 
@@ -181,9 +161,12 @@ impl<S: Store> Engine<S> {
             let quota = tx
                 .quotas_of(acting)?
                 .into_iter()
-                .find(|q| q.uid == uid && q.state == state::ACTIVE)
+                .find(|q| q.uid == uid && q.state == QuotaState::Active)
                 .ok_or_else(|| Error::domain(ErrorCode::QuotaNotFound, "X2", format!("{acting} has no quota {uid} in force")))?;
-            let by = if quota.donor == acting && quota.side != side::RELATIVE { "donor" } else { "relative" };
+            let by = match quota.side {
+                QuotaSide::Local | QuotaSide::Donor if quota.donor == acting => "donor",
+                QuotaSide::Local | QuotaSide::Donor | QuotaSide::Relative => "relative",
+            };
             end_in(tx, ctx, quota, &format!("ended by the {by}"))
         })
     }
@@ -261,7 +244,7 @@ impl<S: Store> Engine<S> {
             )?;
             let entry_id = tx.post(&entry)?;
             if payer.is_none() {
-                allocate(tx, ctx, insured, amount, "premium", &key, Some(entry_id))?;
+                allocate(tx, ctx, insured, amount, QuotaEventKind::Premium, &key, Some(entry_id))?;
             }
             Ok(PremiumPaid { entry_id, insured: insured.to_string(), amount, from })
         })
@@ -296,11 +279,11 @@ pub(crate) fn random_uid() -> Result<String> {
     Ok(format!("Q{}", random_hex(12)?))
 }
 
-pub(crate) fn new_record(ctx: &Context, side: &str, donor: &Person, relative_area: &AreaCode, grant: &QuotaGrant, uid: String) -> QuotaRecord {
+pub(crate) fn new_record(ctx: &Context, side: QuotaSide, donor: &Person, relative_area: &AreaCode, grant: &QuotaGrant, uid: String) -> QuotaRecord {
     QuotaRecord {
         id: 0,
         uid,
-        side: side.to_string(),
+        side,
         donor: donor.psn_no.clone(),
         donor_area: donor.area.clone(),
         relative: None,
@@ -308,7 +291,7 @@ pub(crate) fn new_record(ctx: &Context, side: &str, donor: &Person, relative_are
         relative_name: grant.relative_name.trim().to_string(),
         relative_id_number: grant.relative_id_number.trim().to_string(),
         relation: grant.relation.clone(),
-        state: state::ACTIVE.to_string(),
+        state: QuotaState::Active,
         granted: Money::ZERO,
         used: Money::ZERO,
         returned: Money::ZERO,
@@ -321,6 +304,19 @@ pub(crate) fn new_record(ctx: &Context, side: &str, donor: &Person, relative_are
     }
 }
 
+/// A side that holds the relative's quota money and is in force: local or relative, active.
+fn holds_quota_money(quota: &QuotaRecord) -> bool {
+    let holding_side = match quota.side {
+        QuotaSide::Local | QuotaSide::Relative => true,
+        QuotaSide::Donor => false,
+    };
+    let in_force = match quota.state {
+        QuotaState::Active => true,
+        QuotaState::Ending | QuotaState::Ended | QuotaState::Rejected => false,
+    };
+    holding_side && in_force
+}
+
 /// What is left of a relationship's quota (local and relative sides).
 pub fn remaining(quota: &QuotaRecord) -> Money {
     quota.granted.minus(quota.used).minus(quota.returned)
@@ -330,15 +326,15 @@ pub(crate) fn record_event(
     tx: &mut dyn Tx,
     ctx: &Context,
     quota: &QuotaRecord,
-    kind: &str,
+    kind: QuotaEventKind,
     amount: Money,
     reference: &str,
     entry_id: Option<i64>,
 ) -> Result<()> {
     tx.insert_quota_event(&QuotaEvent {
         quota_uid: quota.uid.clone(),
-        side: quota.side.clone(),
-        kind: kind.to_string(),
+        side: quota.side,
+        kind,
         amount,
         reference: reference.to_string(),
         local_date: local_time(ctx.now).date(),
@@ -362,18 +358,18 @@ pub(crate) fn donor_destination(tx: &mut dyn Tx, donor: &str, area: &AreaCode) -
 /// unused to the donor now; a relative side returns it to the donor's area; a donor side asks
 /// the relative's area to end it and waits for the return.
 pub(crate) fn end_in(tx: &mut dyn Tx, ctx: &Context, mut quota: QuotaRecord, reason: &str) -> Result<QuotaEnded> {
-    match quota.side.as_str() {
-        side::DONOR => {
-            quota.state = state::ENDING.to_string();
+    match quota.side {
+        QuotaSide::Donor => {
+            quota.state = QuotaState::Ending;
             quota.end_reason = Some(reason.to_string());
             tx.update_quota(&quota)?;
             let message_id = interarea::send_end(tx, ctx, &quota, reason)?;
             Ok(QuotaEnded { uid: quota.uid, returned: Money::ZERO, message_id: Some(message_id) })
         }
-        _ => {
+        QuotaSide::Local | QuotaSide::Relative => {
             let unused = remaining(&quota);
             quota.returned = quota.returned.plus(unused);
-            quota.state = state::ENDED.to_string();
+            quota.state = QuotaState::Ended;
             quota.ended_at = Some(ctx.now);
             quota.end_reason = Some(reason.to_string());
             tx.update_quota(&quota)?;
@@ -388,7 +384,7 @@ pub(crate) fn end_in(tx: &mut dyn Tx, ctx: &Context, mut quota: QuotaRecord, rea
 /// `returned` is already counted by the caller. Returns (money back in this area, message).
 fn return_to_donor(tx: &mut dyn Tx, ctx: &Context, quota: &QuotaRecord, amount: Money, reference: &str) -> Result<(Money, Option<String>)> {
     let relative = quota.relative.clone().ok_or_else(|| StoreError::Corrupt(format!("quota {} has no relative", quota.uid)))?;
-    if quota.side == side::RELATIVE {
+    if quota.side == QuotaSide::Relative {
         let message_id = interarea::send_return(tx, ctx, quota, &relative, amount)?;
         return Ok((Money::ZERO, Some(message_id)));
     }
@@ -404,17 +400,17 @@ fn return_to_donor(tx: &mut dyn Tx, ctx: &Context, quota: &QuotaRecord, amount: 
             format!("quota {} returned", quota.uid),
         )?;
         let entry_id = tx.post(&entry)?;
-        record_event(tx, ctx, quota, "return", amount, reference, Some(entry_id))?;
+        record_event(tx, ctx, quota, QuotaEventKind::Return, amount, reference, Some(entry_id))?;
     }
     Ok((amount, None))
 }
 
 /// Charges `amount` spent from `holder`'s quota account to their relationships in force,
 /// oldest first, as `kind` events under `reference`.
-fn allocate(tx: &mut dyn Tx, ctx: &Context, holder: &str, amount: Money, kind: &str, reference: &str, entry_id: Option<i64>) -> Result<()> {
+fn allocate(tx: &mut dyn Tx, ctx: &Context, holder: &str, amount: Money, kind: QuotaEventKind, reference: &str, entry_id: Option<i64>) -> Result<()> {
     let mut left = amount;
     for mut quota in tx.quotas_of(holder)? {
-        let holds = quota.relative.as_deref() == Some(holder) && quota.side != side::DONOR && quota.state == state::ACTIVE;
+        let holds = quota.relative.as_deref() == Some(holder) && holds_quota_money(&quota);
         if !holds || left.is_zero() {
             continue;
         }
@@ -443,11 +439,8 @@ pub(crate) fn append_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person,
     }
     let account = AccountRef::person(&patient.psn_no, PersonAccount::Quota);
     let balance = tx.balance(&account)?;
-    let holds = balance.is_positive()
-        || tx
-            .quotas_of(&patient.psn_no)?
-            .iter()
-            .any(|q| q.relative.as_deref() == Some(patient.psn_no.as_str()) && q.side != side::DONOR && q.state == state::ACTIVE);
+    let holds =
+        balance.is_positive() || tx.quotas_of(&patient.psn_no)?.iter().any(|q| q.relative.as_deref() == Some(patient.psn_no.as_str()) && holds_quota_money(q));
     if !holds {
         return Ok(());
     }
@@ -467,30 +460,30 @@ pub(crate) fn append_sources(tx: &mut dyn Tx, policy: &Policy, patient: &Person,
 pub(crate) fn on_settled(tx: &mut dyn Tx, ctx: &Context, stored: &StoredSettlement) -> Result<()> {
     let mut paid = Money::ZERO;
     for (_, role, amount) in &stored.lines {
-        if crate::settlement::stored_role(role)? == SourceRole::Quota {
+        if *role == SourceRole::Quota {
             paid = paid.plus(*amount);
         }
     }
     if paid.is_zero() {
         return Ok(());
     }
-    allocate(tx, ctx, &stored.patient, paid, "use", &crate::settlement::settlement_reference(stored), Some(stored.entry_id))
+    allocate(tx, ctx, &stored.patient, paid, QuotaEventKind::Use, &crate::settlement::settlement_reference(stored), Some(stored.entry_id))
 }
 
 /// After a cancel (ST8) put quota money back into the quota account: each relationship gets
 /// back what it paid; one that has ended since returns it to the donor at once.
 pub(crate) fn on_cancelled(tx: &mut dyn Tx, ctx: &Context, stored: &StoredSettlement, cancel_entry_id: i64) -> Result<()> {
     let reference = crate::settlement::settlement_reference(stored);
-    for event in tx.quota_events(&reference)?.into_iter().filter(|e| e.kind == "use") {
+    for event in tx.quota_events(&reference)?.into_iter().filter(|e| e.kind == QuotaEventKind::Use) {
         let mut quota =
-            tx.quota(&event.quota_uid, &event.side)?.ok_or_else(|| StoreError::Corrupt(format!("quota {} of a settlement is missing", event.quota_uid)))?;
+            tx.quota(&event.quota_uid, event.side)?.ok_or_else(|| StoreError::Corrupt(format!("quota {} of a settlement is missing", event.quota_uid)))?;
         quota.used = quota.used.minus(event.amount);
-        let ended = quota.state != state::ACTIVE;
+        let ended = quota.state != QuotaState::Active;
         if ended {
             quota.returned = quota.returned.plus(event.amount);
         }
         tx.update_quota(&quota)?;
-        record_event(tx, ctx, &quota, "unuse", event.amount, &reference, Some(cancel_entry_id))?;
+        record_event(tx, ctx, &quota, QuotaEventKind::Unuse, event.amount, &reference, Some(cancel_entry_id))?;
         if ended {
             return_to_donor(tx, ctx, &quota, event.amount, &reference)?;
         }
@@ -506,11 +499,16 @@ pub(crate) fn on_status_change(tx: &mut dyn Tx, ctx: &Context, psn_no: &str, sta
         return Ok(());
     }
     for quota in tx.quotas_of(psn_no)? {
-        if quota.state != state::ACTIVE {
+        if quota.state != QuotaState::Active {
             continue;
         }
-        let as_donor = quota.donor == psn_no && quota.side != side::RELATIVE;
-        let as_relative = quota.relative.as_deref() == Some(psn_no) && quota.side != side::DONOR;
+        let (donor_side, relative_side) = match quota.side {
+            QuotaSide::Local => (true, true),
+            QuotaSide::Donor => (true, false),
+            QuotaSide::Relative => (false, true),
+        };
+        let as_donor = quota.donor == psn_no && donor_side;
+        let as_relative = quota.relative.as_deref() == Some(psn_no) && relative_side;
         if as_donor {
             end_in(tx, ctx, quota, &format!("the donor's status became {status} (X2)"))?;
         } else if as_relative && status.is_closed() {

@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use gongji_core::ledger::{EntryKind, JournalEntry};
 use gongji_core::person::mask_name;
+use gongji_core::states::{NotificationKind, NotificationState, RelativeTransferState};
 use gongji_core::{AccountRef, ErrorCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus};
 use gongji_store::{NewNotification, NewRelativeTransfer, NotificationUpdate, RelativeTransferRecord, Store, Tx};
 use sha2::{Digest, Sha256};
@@ -26,14 +27,6 @@ pub const CODE_VALID_SECS: i64 = 300;
 pub const CODE_TRIES_MAX: u32 = 5;
 /// TR3: digits of a one-time code.
 pub const CODE_DIGITS: u32 = 6;
-
-/// Request states (the store keeps them as text).
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const CONFIRMED: &str = "confirmed";
-    pub const EXPIRED: &str = "expired";
-    pub const LOCKED: &str = "locked";
-}
 
 /// What the authoriser enters (seeds/001 第三步 to 第五步).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +98,7 @@ impl<S: Store> Engine<S> {
             let salt = outbox::random_hex(16)?;
             let expires_at = ctx.now + chrono::Duration::seconds(CODE_VALID_SECS);
             let notification_id = tx.insert_notification(&NewNotification {
-                kind: "transfer_code".into(),
+                kind: NotificationKind::TransferCode,
                 psn_no: authoriser.psn_no.clone(),
                 recipient: phone.clone(),
                 body: format!(
@@ -146,21 +139,24 @@ impl<S: Store> Engine<S> {
             let Some(record) = tx.relative_transfer(request_id)?.filter(|r| r.request.authoriser == authoriser) else {
                 return invalid("no transfer of this authoriser waits for a code under this number");
             };
-            if record.state != state::PENDING {
-                return invalid(&format!("this code can no longer be used (the transfer is {})", record.state));
+            match record.state {
+                RelativeTransferState::Pending => {}
+                RelativeTransferState::Confirmed | RelativeTransferState::Expired | RelativeTransferState::Locked => {
+                    return invalid(&format!("this code can no longer be used (the transfer is {})", record.state));
+                }
             }
             if ctx.now >= record.request.expires_at {
-                finish(tx, ctx, &record, state::EXPIRED, record.attempts, None)?;
+                finish(tx, ctx, &record, RelativeTransferState::Expired, record.attempts, None)?;
                 return invalid("the code has expired (valid 5 minutes); ask for a new one");
             }
             let well_formed = code.len() == CODE_DIGITS as usize && code.bytes().all(|b| b.is_ascii_digit());
             if !well_formed || !constant_time_eq(code_hash(&record.request.code_salt, code).as_bytes(), record.request.code_hash.as_bytes()) {
                 let attempts = record.attempts + 1;
                 if attempts >= CODE_TRIES_MAX {
-                    finish(tx, ctx, &record, state::LOCKED, attempts, None)?;
+                    finish(tx, ctx, &record, RelativeTransferState::Locked, attempts, None)?;
                     return invalid("wrong code; no tries left, ask for a new one");
                 }
-                tx.update_relative_transfer(record.id, state::PENDING, attempts, None, ctx.now)?;
+                tx.update_relative_transfer(record.id, RelativeTransferState::Pending, attempts, None, ctx.now)?;
                 return invalid(&format!("wrong code; {} tries left", CODE_TRIES_MAX - attempts));
             }
             // The right code: the rules are checked again at the moment the money moves.
@@ -177,10 +173,10 @@ impl<S: Store> Engine<S> {
                 format!("relative transfer {} ({})", record.id, record.request.relation),
             )?;
             let entry_id = tx.post(&entry)?;
-            finish(tx, ctx, &record, state::CONFIRMED, record.attempts, Some(entry_id))?;
+            finish(tx, ctx, &record, RelativeTransferState::Confirmed, record.attempts, Some(entry_id))?;
             if let Some(phone) = &authoriser_person.phone {
                 tx.insert_notification(&NewNotification {
-                    kind: "transfer_done".into(),
+                    kind: NotificationKind::TransferDone,
                     psn_no: authoriser.to_string(),
                     recipient: phone.clone(),
                     body: format!("【医保】您向{}划转历年账户资金{}元已办理成功。", mask_name(&beneficiary.name), record.request.amount),
@@ -248,11 +244,11 @@ fn check_transfer(tx: &mut dyn Tx, authoriser: &Person, name: &str, id_number: &
 
 /// Ends a request and voids its code message if it was not sent yet (a code that can no
 /// longer be used is not worth sending, and its text is then gone from the outbox).
-fn finish(tx: &mut dyn Tx, ctx: &Context, record: &RelativeTransferRecord, state: &str, attempts: u32, entry_id: Option<i64>) -> Result<()> {
+fn finish(tx: &mut dyn Tx, ctx: &Context, record: &RelativeTransferRecord, state: RelativeTransferState, attempts: u32, entry_id: Option<i64>) -> Result<()> {
     tx.update_relative_transfer(record.id, state, attempts, entry_id, ctx.now)?;
     if let Some(notification_id) = record.request.notification_id {
-        let void = NotificationUpdate { state: outbox::state::VOID.into(), attempts: 0, last_error: None, clear_secret: true, at: ctx.now };
-        tx.update_notification(notification_id, outbox::state::PENDING, None, &void)?;
+        let void = NotificationUpdate { state: NotificationState::Void, attempts: 0, last_error: None, clear_secret: true, at: ctx.now };
+        tx.update_notification(notification_id, NotificationState::Pending, None, &void)?;
     }
     Ok(())
 }

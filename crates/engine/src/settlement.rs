@@ -294,7 +294,7 @@ impl<S: Store> Engine<S> {
             deductible_applied: outcome.deductible_applied,
             cash: plan.cash,
             entry_id,
-            lines: plan.lines.iter().map(|l| (l.account.clone(), l.role.key(), l.amount)).collect(),
+            lines: plan.lines.iter().map(|l| (l.account.clone(), l.role, l.amount)).collect(),
             steps: steps(&plan),
             cancelled: None,
         };
@@ -395,7 +395,7 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str, a
         let owner = account.owner().unwrap_or_default().to_string();
         // ST8: only another member's MUT can have left the network since; the patient's own
         // accounts, association and quota money always go straight back.
-        let owner_left = match stored_role(role)? {
+        let owner_left = match role {
             SourceRole::FamilyMut { .. } => tx.network_of(&owner)?.map(|n| n.id) != stored.network_id,
             SourceRole::OwnCur | SourceRole::OwnHis | SourceRole::OwnMut | SourceRole::Association | SourceRole::Quota => false,
         };
@@ -440,11 +440,6 @@ fn cancel_in(tx: &mut dyn Tx, ctx: &Context, institution: &str, bill_id: &str, a
     Ok(outcome)
 }
 
-/// A stored line's role; an unknown text is corrupt data, never guessed.
-pub(crate) fn stored_role(text: &str) -> Result<SourceRole> {
-    SourceRole::parse_key(text).ok_or_else(|| gongji_store::StoreError::Corrupt(format!("settlement line role {text:?}")).into())
-}
-
 fn payments(plan: &PaymentPlan) -> Vec<Payment> {
     plan.lines.iter().map(|l| Payment { account: l.account.clone(), role: l.role, amount: l.amount }).collect()
 }
@@ -468,11 +463,7 @@ impl SettlementOutcome {
     /// settlement answered as paid is one that stands: [`Engine::settle`] never answers a
     /// cancelled one (ST6); the HIS dialect uses this to report a cancel's reversal.
     pub fn from_stored(stored: &StoredSettlement, replayed: bool) -> Result<SettlementOutcome> {
-        let payments = stored
-            .lines
-            .iter()
-            .map(|(account, role, amount)| Ok(Payment { account: account.clone(), role: stored_role(role)?, amount: *amount }))
-            .collect::<Result<Vec<_>>>()?;
+        let payments = stored.lines.iter().map(|(account, role, amount)| Payment { account: account.clone(), role: *role, amount: *amount }).collect();
         Ok(SettlementOutcome {
             institution: stored.institution.clone(),
             bill_id: stored.bill_id.clone(),

@@ -170,7 +170,7 @@ fn tr3_code_is_six_digits_valid_five_minutes_five_tries_single_use<S: Store>(eng
         assert_eq!(code(err), "transfer.code_invalid", "try {attempt}");
     }
     assert_eq!(code(engine.confirm_relative_transfer(&noon("A"), "A", ticket.request_id, "12a456").unwrap_err()), "transfer.code_invalid");
-    assert_eq!(engine.relative_transfer(ticket.request_id).unwrap().unwrap().state, "locked");
+    assert_eq!(engine.relative_transfer(ticket.request_id).unwrap().unwrap().state.as_str(), "locked");
     assert_eq!(code(engine.confirm_relative_transfer(&noon("A"), "A", ticket.request_id, &right).unwrap_err()), "transfer.code_invalid", "locked");
     assert_eq!(his(&engine, "A"), yuan("1000"));
     let row = engine.notification(ticket.notification_id).unwrap().unwrap();
@@ -194,8 +194,8 @@ fn tr3_code_is_six_digits_valid_five_minutes_five_tries_single_use<S: Store>(eng
     assert_eq!(code(engine.confirm_relative_transfer(&noon("B"), "A", in_time.request_id, "000000").unwrap_err()), "network.not_allowed");
     assert_eq!(code(engine.confirm_relative_transfer(&noon("A"), "A", 999_999, "000000").unwrap_err()), "transfer.code_invalid");
     // The confirmation message waits in the outbox; the used code's message is void.
-    let pending = engine.notifications(Some("pending"), 100).unwrap();
-    assert!(pending.iter().any(|n| n.notification.kind == "transfer_done"));
+    let pending = engine.notifications(Some(gongji_core::states::NotificationState::Pending), 100).unwrap();
+    assert!(pending.iter().any(|n| n.notification.kind.as_str() == "transfer_done"));
     assert_eq!(engine.notification(in_time.notification_id).unwrap().unwrap().notification.secret, None);
     assert_clean(&engine);
 }
@@ -555,7 +555,7 @@ fn x2_across_areas_through_the_outbox_with_clearing<S: Store>(engine: Engine<S>)
     let report = reconcile(&engine, &engine).unwrap();
     assert!(report.agrees() && report.in_transit.is_empty(), "{report:?}");
     assert_eq!(report.matched.len(), 2, "the grant and the return");
-    let donor_side = engine.quotas("D").unwrap().into_iter().find(|q| q.side == "donor").unwrap();
+    let donor_side = engine.quotas("D").unwrap().into_iter().find(|q| q.side.as_str() == "donor").unwrap();
     assert_eq!((donor_side.state.as_str(), donor_side.granted, donor_side.returned), ("ended", yuan("1000"), yuan("750")));
     assert_clean(&engine);
 }
@@ -579,7 +579,7 @@ fn x2_across_areas_a_refused_grant_is_paid_back<S: Store>(engine: Engine<S>) {
     assert_eq!(summary.refused, 1);
     assert_eq!((his(&engine, "D"), quota(&engine, "R")), (yuan("3000"), Money::ZERO));
     let donor_side = &engine.quotas("D").unwrap()[0];
-    assert_eq!(donor_side.state, "rejected");
+    assert_eq!(donor_side.state.as_str(), "rejected");
     assert!(reconcile(&engine, &engine).unwrap().agrees());
     // A relative who ends it in their own area sends the return.
     let uid = grant(&engine, &noon("D"), "D", "R", CHENGDU, "sibling", "300").unwrap();
@@ -643,7 +643,7 @@ fn x2_two_stores_apply_each_message_once_and_clearing_agrees() {
     };
     let granted = beijing.grant_quota(&noon("D"), &grant).unwrap();
     // The receiver applies, and the answer is lost (the sender never records it).
-    let message = beijing.area_outbox("pending").unwrap().remove(0).message;
+    let message = beijing.area_outbox(gongji_core::states::AreaMessageState::Pending).unwrap().remove(0).message;
     assert_eq!(message.id, granted.message_id.clone().unwrap());
     let (first, repeat) = chengdu.apply_area_message(&batch(D), &message).unwrap();
     assert_eq!((first.outcome.as_str(), repeat), ("applied", false));
@@ -651,7 +651,7 @@ fn x2_two_stores_apply_each_message_once_and_clearing_agrees() {
     let summary = relay(&beijing, &chengdu, &batch(D), &RelayHooks::default()).unwrap();
     assert_eq!((summary.delivered, summary.repeats), (1, 1));
     assert_eq!(quota(&chengdu, "R"), yuan("800"));
-    assert!(beijing.area_outbox("pending").unwrap().is_empty());
+    assert!(beijing.area_outbox(gongji_core::states::AreaMessageState::Pending).unwrap().is_empty());
     // A second acknowledgement of the same answer changes nothing either.
     assert!(!beijing.acknowledge_area_message(&batch(D), &message.id, &first).unwrap());
     // Money is conserved across the two stores: what left Beijing's HIS is in Chengdu's quota,
@@ -818,7 +818,7 @@ fn tr3_outbox_retries_are_bounded_and_a_stopped_sender_is_not_repeated() {
     let summary = engine.drain_outbox(&sender, &quick()).unwrap();
     assert_eq!((summary.abandoned, summary.sent), (1, 1));
     assert_eq!(sender.count(tickets[0].notification_id), 0, "claimed by the stopped sender: maybe sent, so not sent again");
-    assert_eq!(engine.notification(tickets[0].notification_id).unwrap().unwrap().state, "unknown");
+    assert_eq!(engine.notification(tickets[0].notification_id).unwrap().unwrap().state.as_str(), "unknown");
     assert_eq!(sender.count(tickets[1].notification_id), 1);
     // A claim younger than the lease belongs to a sender still at work: left alone.
     let engine = sqlite_engine();

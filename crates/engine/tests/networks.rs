@@ -179,7 +179,7 @@ fn n12_every_change_is_a_logged_event<S: Store>(engine: Engine<S>) {
     engine.leave(&me("S"), "S").unwrap();
     engine.dissolve(&me("P"), "P").unwrap();
     let area = gongji_core::AreaCode::parse("330200").unwrap();
-    let kinds: Vec<String> = engine.network_events(&area, day(D), day(D)).unwrap().into_iter().map(|e| e.event.kind).collect();
+    let kinds: Vec<String> = engine.network_events(&area, day(D), day(D)).unwrap().into_iter().map(|e| e.event.kind.to_string()).collect();
     assert_eq!(kinds, ["created", "member_added", "member_confirmed", "member_added", "reordered", "member_removed", "member_left", "dissolved"]);
     assert!(engine.network_events(&area, day("2024-03-02"), day("2024-12-31")).unwrap().is_empty());
     let movements = engine.mut_movements(&area, day(D), day(D)).unwrap();

@@ -110,17 +110,17 @@ fn x2_a_relay_killed_between_the_two_stores_and_run_again_applies_everything_onc
     // Killed after the sender committed, before the receiver applied: nothing arrived.
     assert!(!relay(&a_path, &b_path, Some("before_apply")).success());
     assert_eq!(r_quota(), Money::ZERO);
-    assert_eq!(beijing.area_outbox("pending").unwrap().len(), 1);
+    assert_eq!(beijing.area_outbox(gongji_core::states::AreaMessageState::Pending).unwrap().len(), 1);
 
     // Killed after the receiver applied, before the sender recorded the answer.
     assert!(!relay(&a_path, &b_path, Some("after_apply")).success());
     assert_eq!(r_quota(), Money::yuan(500));
-    assert_eq!(beijing.area_outbox("pending").unwrap()[0].message.id, message_id, "the sender does not know yet");
+    assert_eq!(beijing.area_outbox(gongji_core::states::AreaMessageState::Pending).unwrap()[0].message.id, message_id, "the sender does not know yet");
 
     // Run again: the message is sent again and answered from the receiver's inbox, not applied twice.
     assert!(relay(&a_path, &b_path, None).success());
     assert_eq!((d_his(), r_quota()), (Money::yuan(2500), Money::yuan(500)));
-    assert!(beijing.area_outbox("pending").unwrap().is_empty());
+    assert!(beijing.area_outbox(gongji_core::states::AreaMessageState::Pending).unwrap().is_empty());
     let grants_in = chengdu.clearing_records().unwrap().into_iter().filter(|r| r.message_id == message_id).count();
     assert_eq!(grants_in, 1, "one clearing record in the relative's area");
     assert_consistent(&beijing, &chengdu);
@@ -142,7 +142,7 @@ fn x2_a_relay_killed_between_the_two_stores_and_run_again_applies_everything_onc
     beijing.end_quota(&at_noon("D"), "D", &granted.uid).unwrap();
     assert!(!relay(&a_path, &b_path, Some("after_apply:quota_return")).success());
     assert_eq!(d_his(), Money::yuan(2880), "2500 + the unused 380");
-    assert_eq!(chengdu.area_outbox("pending").unwrap().len(), 1, "Chengdu does not know yet");
+    assert_eq!(chengdu.area_outbox(gongji_core::states::AreaMessageState::Pending).unwrap().len(), 1, "Chengdu does not know yet");
     assert!(relay(&a_path, &b_path, None).success());
     assert!(relay(&a_path, &b_path, None).success(), "a relay with nothing to do");
     assert_eq!((d_his(), r_quota()), (Money::yuan(2880), Money::ZERO), "the return was not applied twice");

@@ -32,30 +32,8 @@ const AUTHORIZATION_LEN_MAX: usize = 256;
 /// A token's name (the holder: operator id, system name).
 const TOKEN_NAME_CHARS_MAX: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Insured,
-    Operator,
-    Institution,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Insured, Role::Operator, Role::Institution, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Insured => "insured",
-            Role::Operator => "operator",
-            Role::Institution => "institution",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == text)
-    }
-}
+/// The roles of §12 (one table with the store's text: `core::states`).
+pub use gongji_core::states::Role;
 
 /// What a token grants: a role and the one scope that role needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +121,7 @@ pub fn issue<S: Store>(store: &S, spec: &TokenSpec) -> Result<(i64, String), Api
     let token = format!("{TOKEN_PREFIX}{}", hex(&secret));
     let record = NewToken {
         token_hash: hash_token(&token),
-        role: spec.role.as_str().to_string(),
+        role: spec.role,
         area: spec.area.as_ref().map(|a| a.as_str().to_string()),
         institution: spec.institution.clone(),
         person: spec.person.clone(),
@@ -174,7 +152,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn info_of(stored: StoredToken) -> Result<TokenInfo, ApiError> {
     let corrupt = |what: &str| ApiError::from(StoreError::Corrupt(format!("token {}: {what}", stored.id)));
-    let role = Role::parse(&stored.token.role).ok_or_else(|| corrupt("role"))?;
+    let role = stored.token.role;
     let area = stored.token.area.as_deref().map(AreaCode::parse).transpose().map_err(|_| corrupt("area"))?;
     Ok(TokenInfo {
         id: stored.id,

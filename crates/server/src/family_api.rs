@@ -25,8 +25,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Datelike;
 use gongji_core::person::mask_name;
+use gongji_core::states::{NotificationState, QuotaSide};
 use gongji_core::{text, AccountRef, AreaCode, IdNumber, Money};
-use gongji_engine::outbox::{self, mask_phone};
+use gongji_engine::outbox::mask_phone;
 use gongji_engine::quota::{self, QuotaGrant};
 use gongji_engine::relatives::{self, CODE_DIGITS, CODE_TRIES_MAX, CODE_VALID_SECS};
 use gongji_store::{Association, Notification, QuotaRecord, Store};
@@ -595,12 +596,11 @@ pub async fn list_outbox<S: Store + 'static>(
     credentials: Credentials,
     ApiQuery(query): ApiQuery<OutboxQuery>,
 ) -> ApiResult<Json<OutboxView>> {
-    const STATES: [&str; 6] =
-        [outbox::state::PENDING, outbox::state::SENDING, outbox::state::SENT, outbox::state::FAILED, outbox::state::UNKNOWN, outbox::state::VOID];
-    let states: Vec<&'static str> = match query.state.as_deref() {
-        None => vec![outbox::state::PENDING, outbox::state::FAILED],
+    let states: Vec<NotificationState> = match query.state.as_deref() {
+        None => vec![NotificationState::Pending, NotificationState::Failed],
         Some(text) => {
-            vec![*STATES.iter().find(|s| **s == text).ok_or_else(|| ApiError::input(format!("state is one of {}, not {text:?}", STATES.join(", "))))?]
+            let all: Vec<&str> = NotificationState::ALL.iter().map(|s| s.as_str()).collect();
+            vec![NotificationState::parse(text).ok_or_else(|| ApiError::input(format!("state is one of {}, not {text:?}", all.join(", "))))?]
         }
     };
     let limit = query.limit.unwrap_or(OUTBOX_PAGE_DEFAULT);
@@ -661,12 +661,12 @@ pub fn binding_view(psn_no: &str, binding: &Association) -> BindingView {
 
 /// A quota record as seen by `psn_no` (Q1 and the quotas list).
 pub fn quota_view(psn_no: &str, q: &QuotaRecord) -> QuotaView {
-    let as_donor = q.donor == psn_no && q.side != quota::side::RELATIVE;
+    let as_donor = q.donor == psn_no && q.side != QuotaSide::Relative;
     QuotaView {
         uid: q.uid.clone(),
-        side: q.side.clone(),
+        side: q.side.as_str().to_string(),
         role: if as_donor { "donor".into() } else { "relative".into() },
-        state: q.state.clone(),
+        state: q.state.as_str().to_string(),
         donor: q.donor.clone(),
         donor_area: q.donor_area.as_str().to_string(),
         relative: q.relative.clone(),
@@ -676,7 +676,7 @@ pub fn quota_view(psn_no: &str, q: &QuotaRecord) -> QuotaView {
         granted: q.granted.to_string(),
         used: q.used.to_string(),
         returned: q.returned.to_string(),
-        left: (q.side != quota::side::DONOR).then(|| quota::remaining(q).to_string()),
+        left: (q.side != QuotaSide::Donor).then(|| quota::remaining(q).to_string()),
         since: q.business_date.to_string(),
         ended_at: q.ended_at.map(|t| t.to_rfc3339()),
         end_reason: q.end_reason.clone(),
@@ -687,10 +687,10 @@ fn notification_view(row: &Notification) -> NotificationView {
     let n = &row.notification;
     NotificationView {
         id: row.id,
-        kind: n.kind.clone(),
+        kind: n.kind.as_str().to_string(),
         psn_no: n.psn_no.clone(),
         to_masked: mask_phone(&n.recipient),
-        state: row.state.clone(),
+        state: row.state.as_str().to_string(),
         attempts: row.attempts,
         last_error: row.last_error.clone(),
         reference: n.reference.clone(),

@@ -593,7 +593,7 @@ pub fn network_event(event: &NetworkEvent) -> NetworkEventView {
         id: event.id,
         network_id: e.network_id,
         business_date: e.business_date.to_string(),
-        kind: e.kind.clone(),
+        kind: e.kind.as_str().to_string(),
         subject: e.subject.clone(),
         detail: e.detail.clone(),
         actor: e.actor.clone(),

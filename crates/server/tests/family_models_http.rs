@@ -135,7 +135,7 @@ impl App {
     fn code_in_outbox(&self, request_id: i64) -> String {
         let record = self.engine.relative_transfer(request_id).unwrap().expect("the request is stored");
         let row = self.engine.notification(record.request.notification_id.expect("a code message")).unwrap().expect("the outbox row");
-        assert_eq!(row.notification.kind, "transfer_code");
+        assert_eq!(row.notification.kind.as_str(), "transfer_code");
         row.notification.secret.expect("the code waits in the outbox until it is sent")
     }
 

@@ -78,8 +78,7 @@ pub trait Store: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
     pub token_hash: String,
-    /// `insured`, `operator`, `institution` or `admin`.
-    pub role: String,
+    pub role: gongji_core::states::Role,
     pub area: Option<String>,
     pub institution: Option<String>,
     pub person: Option<String>,

@@ -2,7 +2,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::ledger::EntryKind;
-use gongji_core::settlement::BillSplit;
+use gongji_core::settlement::{BillSplit, SourceRole};
+use gongji_core::states::{
+    AreaMessageKind, AreaMessageState, ClearingDirection, ClearingState, InboxOutcome, NetworkEventKind, NotificationKind, NotificationState, QuotaEventKind,
+    QuotaSide, QuotaState, RelativeTransferState,
+};
 use gongji_core::{AccountRef, AreaCode, Money, PersonStatus, VisitType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,9 +78,7 @@ impl AuditReport {
 pub struct NewNetworkEvent {
     pub network_id: i64,
     pub area: AreaCode,
-    /// `created`, `member_added`, `member_confirmed`, `member_removed`, `member_left`,
-    /// `reordered`, `dissolved`.
-    pub kind: String,
+    pub kind: NetworkEventKind,
     pub subject: Option<String>,
     pub detail: String,
     pub actor: String,
@@ -134,7 +136,7 @@ pub struct StoredSettlement {
     pub cash: Money,
     pub entry_id: i64,
     /// Accounts that paid, with their role in the waterfall, in order.
-    pub lines: Vec<(AccountRef, String, Money)>,
+    pub lines: Vec<(AccountRef, SourceRole, Money)>,
     pub steps: Vec<StoredStep>,
     pub cancelled: Option<(i64, NaiveDate)>,
 }
@@ -190,8 +192,7 @@ pub struct Liquidation {
 /// sent, given up or void, so that no readable code outlives its delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNotification {
-    /// `transfer_code`, `transfer_done`.
-    pub kind: String,
+    pub kind: NotificationKind,
     pub psn_no: String,
     /// The registered phone (personal data: never log it unmasked).
     pub recipient: String,
@@ -206,10 +207,7 @@ pub struct NewNotification {
 pub struct Notification {
     pub id: i64,
     pub notification: NewNotification,
-    /// `pending`, `sending` (claimed by a sender), `sent`, `failed` (attempts used up or
-    /// refused by the gateway), `unknown` (a sender stopped while sending: not sent again),
-    /// `void` (no longer needed).
-    pub state: String,
+    pub state: NotificationState,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub claim: Option<String>,
@@ -220,7 +218,7 @@ pub struct Notification {
 /// A change of a notification's state, applied only if it is still in the expected state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationUpdate {
-    pub state: String,
+    pub state: NotificationState,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub clear_secret: bool,
@@ -253,8 +251,7 @@ pub struct RelativeTransferRecord {
     pub request: NewRelativeTransfer,
     /// Wrong codes entered so far.
     pub attempts: u32,
-    /// `pending`, `confirmed`, `expired`, `locked` (tries used up).
-    pub state: String,
+    pub state: RelativeTransferState,
     pub entry_id: Option<i64>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -288,8 +285,7 @@ pub struct Association {
 pub struct QuotaRecord {
     pub id: i64,
     pub uid: String,
-    /// `local`, `donor`, `relative`.
-    pub side: String,
+    pub side: QuotaSide,
     pub donor: String,
     pub donor_area: AreaCode,
     /// The relative's psn_no in their own area; `None` on a donor side until the relative's
@@ -299,9 +295,7 @@ pub struct QuotaRecord {
     pub relative_name: String,
     pub relative_id_number: String,
     pub relation: String,
-    /// `active`, `ending` (donor side: the end was sent, the return is awaited), `ended`,
-    /// `rejected` (the relative's area refused the first grant).
-    pub state: String,
+    pub state: QuotaState,
     pub granted: Money,
     /// Spent by the relative (known on the local and relative sides).
     pub used: Money,
@@ -318,8 +312,8 @@ pub struct QuotaRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaEvent {
     pub quota_uid: String,
-    pub side: String,
-    pub kind: String,
+    pub side: QuotaSide,
+    pub kind: QuotaEventKind,
     pub amount: Money,
     /// The settlement (`settle:<institution>:<bill>`), premium or message it belongs to.
     pub reference: String,
@@ -339,8 +333,7 @@ pub struct AreaMessage {
     pub id: String,
     pub from_area: AreaCode,
     pub to_area: AreaCode,
-    /// `quota_grant`, `quota_end`, `quota_return`.
-    pub kind: String,
+    pub kind: AreaMessageKind,
     pub quota_uid: String,
     pub amount: Money,
     pub donor: String,
@@ -357,8 +350,7 @@ pub struct AreaMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
     pub message: AreaMessage,
-    /// `pending`, `delivered`, `rejected`.
-    pub state: String,
+    pub state: AreaMessageState,
     pub answer: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
 }
@@ -368,9 +360,8 @@ pub struct OutboxMessage {
 pub struct InboxRecord {
     pub message_id: String,
     pub from_area: AreaCode,
-    pub kind: String,
-    /// `applied` or `rejected`.
-    pub outcome: String,
+    pub kind: AreaMessageKind,
+    pub outcome: InboxOutcome,
     /// The refusal's code when rejected.
     pub code: Option<String>,
     pub detail: String,
@@ -386,14 +377,12 @@ pub struct ClearingRecord {
     pub message_id: String,
     pub area: AreaCode,
     pub counterparty: AreaCode,
-    /// `out` or `in`.
-    pub direction: String,
+    pub direction: ClearingDirection,
     /// `quota_grant` or `quota_return`.
-    pub kind: String,
+    pub kind: AreaMessageKind,
     pub quota_uid: String,
     pub amount: Money,
-    /// `pending` (sent, not yet answered), `confirmed`, `reversed` (refused and paid back).
-    pub state: String,
+    pub state: ClearingState,
     pub entry_id: Option<i64>,
     pub business_date: NaiveDate,
     pub recorded_at: DateTime<Utc>,

@@ -11,7 +11,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{EntryKind, Provenance};
 use gongji_core::network::{Member, MemberState};
-use gongji_core::settlement::{BillSplit, YearTotals};
+use gongji_core::settlement::{BillSplit, SourceRole, YearTotals};
+use gongji_core::states::{
+    AreaMessageKind, AreaMessageState, ClearingDirection, ClearingState, InboxOutcome, NetworkEventKind, NotificationKind, NotificationState, QuotaEventKind,
+    QuotaSide, QuotaState, RelativeTransferState, Role,
+};
 use gongji_core::{AccountRef, AreaCode, IdNumber, InsuranceType, Money, Person, PersonAccount, PersonStatus, VisitType};
 
 use crate::*;
@@ -54,6 +58,13 @@ pub(crate) trait Columns {
 
     fn status(&self, name: &str) -> StoreResult<PersonStatus> {
         parse_status(&self.text(name)?)
+    }
+
+    /// A state, kind or role stored as its text (`core::states`): `parse` of the column's
+    /// text; a text it does not know is `Corrupt` naming the column and the value.
+    fn parsed<T>(&self, name: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+        let text = self.text(name)?;
+        parse(&text).ok_or_else(|| corrupt(name, &text))
     }
 }
 
@@ -200,7 +211,7 @@ pub(crate) fn network_event(r: &impl Columns, area: &AreaCode) -> StoreResult<Ne
         event: NewNetworkEvent {
             network_id: r.int("network_id")?,
             area: area.clone(),
-            kind: r.text("kind")?,
+            kind: r.parsed("kind", NetworkEventKind::parse)?,
             subject: r.opt_text("subject")?,
             detail: r.text("detail")?,
             actor: r.text("actor")?,
@@ -264,8 +275,8 @@ pub(crate) fn settlement(r: &impl Columns) -> StoreResult<StoredSettlement> {
 }
 
 /// A settlement line: account_key, role, amount_fen.
-pub(crate) fn settlement_line(r: &impl Columns) -> StoreResult<(AccountRef, String, Money)> {
-    Ok((r.account("account_key")?, r.text("role")?, r.fen("amount_fen")?))
+pub(crate) fn settlement_line(r: &impl Columns) -> StoreResult<(AccountRef, SourceRole, Money)> {
+    Ok((r.account("account_key")?, r.parsed("role", SourceRole::parse_key)?, r.fen("amount_fen")?))
 }
 
 /// A settlement step: account_key, role, amount_fen, code, rule, message.
@@ -336,7 +347,7 @@ pub(crate) fn token(r: &impl Columns) -> StoreResult<StoredToken> {
         id: r.int("id")?,
         token: NewToken {
             token_hash: r.text("token_hash")?,
-            role: r.text("role")?,
+            role: r.parsed("role", Role::parse)?,
             area: r.opt_text("area")?,
             institution: r.opt_text("institution")?,
             person: r.opt_text("person")?,
@@ -353,7 +364,7 @@ pub(crate) fn notification(r: &impl Columns) -> StoreResult<Notification> {
     Ok(Notification {
         id: r.int("id")?,
         notification: NewNotification {
-            kind: r.text("kind")?,
+            kind: r.parsed("kind", NotificationKind::parse)?,
             psn_no: r.text("psn_no")?,
             recipient: r.text("recipient")?,
             body: r.text("body")?,
@@ -361,7 +372,7 @@ pub(crate) fn notification(r: &impl Columns) -> StoreResult<Notification> {
             reference: r.text("reference")?,
             created_at: r.instant("created_at")?,
         },
-        state: r.text("state")?,
+        state: r.parsed("state", NotificationState::parse)?,
         attempts: r.attempts("attempts")?,
         last_error: r.opt_text("last_error")?,
         claim: r.opt_text("claim")?,
@@ -392,7 +403,7 @@ pub(crate) fn relative_transfer(r: &impl Columns, id: i64) -> StoreResult<Relati
             created_at: r.instant("created_at")?,
         },
         attempts: r.attempts("attempts")?,
-        state: r.text("state")?,
+        state: r.parsed("state", RelativeTransferState::parse)?,
         entry_id: r.opt_int("entry_id")?,
         finished_at: r.opt_instant("finished_at")?,
     })
@@ -424,7 +435,7 @@ pub(crate) fn quota(r: &impl Columns) -> StoreResult<QuotaRecord> {
     Ok(QuotaRecord {
         id: r.int("id")?,
         uid: r.text("uid")?,
-        side: r.text("side")?,
+        side: r.parsed("side", QuotaSide::parse)?,
         donor: r.text("donor")?,
         donor_area: r.area("donor_area")?,
         relative: r.opt_text("relative")?,
@@ -432,7 +443,7 @@ pub(crate) fn quota(r: &impl Columns) -> StoreResult<QuotaRecord> {
         relative_name: r.text("relative_name")?,
         relative_id_number: r.text("relative_id_number")?,
         relation: r.text("relation")?,
-        state: r.text("state")?,
+        state: r.parsed("state", QuotaState::parse)?,
         granted: r.fen("granted_fen")?,
         used: r.fen("used_fen")?,
         returned: r.fen("returned_fen")?,
@@ -450,8 +461,8 @@ pub(crate) fn quota(r: &impl Columns) -> StoreResult<QuotaRecord> {
 pub(crate) fn quota_event(r: &impl Columns) -> StoreResult<QuotaEvent> {
     Ok(QuotaEvent {
         quota_uid: r.text("quota_uid")?,
-        side: r.text("side")?,
-        kind: r.text("kind")?,
+        side: r.parsed("side", QuotaSide::parse)?,
+        kind: r.parsed("kind", QuotaEventKind::parse)?,
         amount: r.fen("amount_fen")?,
         reference: r.text("reference")?,
         local_date: r.date("local_date")?,
@@ -472,7 +483,7 @@ pub(crate) fn area_message(r: &impl Columns) -> StoreResult<OutboxMessage> {
             id: r.text("id")?,
             from_area: r.area("from_area")?,
             to_area: r.area("to_area")?,
-            kind: r.text("kind")?,
+            kind: r.parsed("kind", AreaMessageKind::parse)?,
             quota_uid: r.text("quota_uid")?,
             amount: r.fen("amount_fen")?,
             donor: r.text("donor")?,
@@ -485,7 +496,7 @@ pub(crate) fn area_message(r: &impl Columns) -> StoreResult<OutboxMessage> {
             business_date: r.date("business_date")?,
             created_at: r.instant("created_at")?,
         },
-        state: r.text("state")?,
+        state: r.parsed("state", AreaMessageState::parse)?,
         answer: r.opt_text("answer")?,
         answered_at: r.opt_instant("answered_at")?,
     })
@@ -497,8 +508,8 @@ pub(crate) fn inbox_record(r: &impl Columns, message_id: &str) -> StoreResult<In
     Ok(InboxRecord {
         message_id: message_id.to_string(),
         from_area: r.area("from_area")?,
-        kind: r.text("kind")?,
-        outcome: r.text("outcome")?,
+        kind: r.parsed("kind", AreaMessageKind::parse)?,
+        outcome: r.parsed("outcome", InboxOutcome::parse)?,
         code: r.opt_text("code")?,
         detail: r.text("detail")?,
         relative: r.opt_text("relative")?,
@@ -511,13 +522,13 @@ pub(crate) fn inbox_record(r: &impl Columns, message_id: &str) -> StoreResult<In
 pub(crate) fn clearing_record(r: &impl Columns) -> StoreResult<ClearingRecord> {
     Ok(ClearingRecord {
         message_id: r.text("message_id")?,
-        direction: r.text("direction")?,
+        direction: r.parsed("direction", ClearingDirection::parse)?,
         area: r.area("area")?,
         counterparty: r.area("counterparty")?,
-        kind: r.text("kind")?,
+        kind: r.parsed("kind", AreaMessageKind::parse)?,
         quota_uid: r.text("quota_uid")?,
         amount: r.fen("amount_fen")?,
-        state: r.text("state")?,
+        state: r.parsed("state", ClearingState::parse)?,
         entry_id: r.opt_int("entry_id")?,
         business_date: r.date("business_date")?,
         recorded_at: r.instant("recorded_at")?,

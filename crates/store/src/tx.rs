@@ -10,6 +10,7 @@ use gongji_core::interest::BalanceProduct;
 use gongji_core::ledger::{JournalEntry, Provenance};
 use gongji_core::network::{MemberState, Network};
 use gongji_core::settlement::YearTotals;
+use gongji_core::states::{AreaMessageState, ClearingDirection, ClearingState, NotificationState, QuotaSide, RelativeTransferState};
 use gongji_core::{AccountRef, AreaCode, Money, Person, PersonAccount, PersonStatus, VisitType};
 
 use crate::*;
@@ -164,18 +165,24 @@ pub trait FamilyTx {
     fn insert_notification(&mut self, notification: &NewNotification) -> StoreResult<i64>;
     fn notification(&mut self, id: i64) -> StoreResult<Option<Notification>>;
     /// Oldest first, at most `limit`; only those in `state` when given.
-    fn notifications(&mut self, state: Option<&str>, limit: usize) -> StoreResult<Vec<Notification>>;
+    fn notifications(&mut self, state: Option<NotificationState>, limit: usize) -> StoreResult<Vec<Notification>>;
     /// Marks up to `limit` pending notifications `sending` under `claim` (oldest first) and
     /// returns them: a sender owns what it claimed, so no two senders send one message.
     fn claim_notifications(&mut self, claim: &str, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Notification>>;
     /// Applies `update` if the notification is in `expected_state` (and, when given, held by
     /// `expected_claim`); `false` when it was not.
-    fn update_notification(&mut self, id: i64, expected_state: &str, expected_claim: Option<&str>, update: &NotificationUpdate) -> StoreResult<bool>;
+    fn update_notification(
+        &mut self,
+        id: i64,
+        expected_state: NotificationState,
+        expected_claim: Option<&str>,
+        update: &NotificationUpdate,
+    ) -> StoreResult<bool>;
 
     // Relative transfers (TR1-TR4)
     fn insert_relative_transfer(&mut self, request: &NewRelativeTransfer) -> StoreResult<i64>;
     fn relative_transfer(&mut self, id: i64) -> StoreResult<Option<RelativeTransferRecord>>;
-    fn update_relative_transfer(&mut self, id: i64, state: &str, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()>;
+    fn update_relative_transfer(&mut self, id: i64, state: RelativeTransferState, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()>;
 
     // Association (S1, S2)
     fn insert_association(&mut self, association: &NewAssociation) -> StoreResult<i64>;
@@ -187,7 +194,7 @@ pub trait FamilyTx {
     // Quotas (X2-X4)
     /// Stores a new quota side; `(uid, side)` is unique. Returns its id.
     fn insert_quota(&mut self, quota: &QuotaRecord) -> StoreResult<i64>;
-    fn quota(&mut self, uid: &str, side: &str) -> StoreResult<Option<QuotaRecord>>;
+    fn quota(&mut self, uid: &str, side: QuotaSide) -> StoreResult<Option<QuotaRecord>>;
     /// Every quota side (any state) in which the person is donor or relative, oldest first.
     fn quotas_of(&mut self, psn_no: &str) -> StoreResult<Vec<QuotaRecord>>;
     /// Writes the relative, state, amounts and end of the quota side `(uid, side)`.
@@ -201,16 +208,16 @@ pub trait FamilyTx {
     // Messages and clearing between planning areas (X2)
     fn insert_area_message(&mut self, message: &AreaMessage) -> StoreResult<()>;
     /// Outbox messages in `state`, oldest first, at most `limit`.
-    fn area_messages(&mut self, state: &str, limit: usize) -> StoreResult<Vec<OutboxMessage>>;
+    fn area_messages(&mut self, state: AreaMessageState, limit: usize) -> StoreResult<Vec<OutboxMessage>>;
     fn area_message(&mut self, id: &str) -> StoreResult<Option<OutboxMessage>>;
     /// Records the receiver's answer if the message is still pending; `false` when it was not.
-    fn answer_area_message(&mut self, id: &str, state: &str, answer: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    fn answer_area_message(&mut self, id: &str, state: AreaMessageState, answer: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     fn inbox_record(&mut self, message_id: &str) -> StoreResult<Option<InboxRecord>>;
     /// Refuses (`AlreadyExists`) a message id seen before: the receiver applies each once.
     fn insert_inbox_record(&mut self, record: &InboxRecord) -> StoreResult<()>;
     fn insert_clearing(&mut self, record: &ClearingRecord) -> StoreResult<()>;
     /// Moves the record `(message_id, direction)` from `pending` to `state`; `false` if it was not pending.
-    fn settle_clearing(&mut self, message_id: &str, direction: &str, state: &str) -> StoreResult<bool>;
+    fn settle_clearing(&mut self, message_id: &str, direction: ClearingDirection, state: ClearingState) -> StoreResult<bool>;
     /// Every clearing record, oldest first.
     fn clearing_records(&mut self) -> StoreResult<Vec<ClearingRecord>>;
 }

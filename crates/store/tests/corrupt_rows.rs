@@ -8,9 +8,10 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use gongji_core::ledger::Provenance;
 use gongji_core::settlement::YearTotals;
+use gongji_core::states::NotificationKind;
 use gongji_core::{Actor, AreaCode, Channel, IdNumber, InsuranceType, Money, Person, PersonStatus, VisitType};
 use gongji_store::sqlite::SqliteStore;
-use gongji_store::{Store, StoreError, StoreResult};
+use gongji_store::{NewNotification, Store, StoreError, StoreResult};
 
 fn id_number() -> IdNumber {
     IdNumber::compose("330200", NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(), 1).unwrap()
@@ -47,6 +48,23 @@ fn seed(store: &impl Store) {
         .unwrap();
 }
 
+/// Stores one notification of the outbox; returns its id.
+fn seed_notification(store: &impl Store) -> i64 {
+    store
+        .write(|tx| {
+            tx.insert_notification(&NewNotification {
+                kind: NotificationKind::TransferCode,
+                psn_no: "P".into(),
+                recipient: "13800000000".into(),
+                body: "code {code}".into(),
+                secret: Some("123456".into()),
+                reference: "relative_transfer:1".into(),
+                created_at: Utc.with_ymd_and_hms(2024, 3, 1, 8, 0, 0).unwrap(),
+            })
+        })
+        .unwrap()
+}
+
 /// `outcome` is `Corrupt` and its message names `what`.
 fn assert_corrupt<T: std::fmt::Debug>(outcome: StoreResult<T>, what: &str) {
     match outcome {
@@ -74,6 +92,18 @@ fn sqlite_rows_that_do_not_read_back_are_corrupt() {
     assert_corrupt(store.read(|tx| tx.person("P")), "column name");
     assert_corrupt(store.read(|tx| tx.persons_in_area(&AreaCode::parse("330200").unwrap(), "", 10)), "column name");
 
+    // A state or kind no version of gongji writes (issue 13: typed seams): the text the store
+    // keeps is the enum's, and one it does not know is Corrupt naming the column.
+    let id = seed_notification(&store);
+    assert_eq!(store.read(|tx| tx.notification(id)).unwrap().unwrap().notification.kind, NotificationKind::TransferCode);
+    let kind: String = raw.query_row("SELECT kind FROM notifications WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+    assert_eq!(kind, "transfer_code", "stored as text, byte for byte");
+    raw.execute("UPDATE notifications SET kind = 'transfer_bogus' WHERE id = ?1", [id]).unwrap();
+    assert_corrupt(store.read(|tx| tx.notification(id)), "kind");
+    raw.execute("UPDATE notifications SET kind = 'transfer_code', state = 'lost' WHERE id = ?1", [id]).unwrap();
+    assert_corrupt(store.read(|tx| tx.notification(id)), "state");
+    assert_corrupt(store.read(|tx| tx.notifications(None, 10)), "state");
+
     // Text in an INTEGER column of money.
     raw.execute("UPDATE year_totals SET deductible_used_fen = 'lots' WHERE psn_no = 'P'", []).unwrap();
     assert_corrupt(store.read(|tx| tx.year_totals("P", 2024, VisitType::Outpatient)), "column deductible_used_fen");
@@ -92,6 +122,7 @@ fn postgres_rows_that_do_not_read_back_are_corrupt_not_a_panic() {
     };
     let database = ScratchDatabase::create(&url, "gongji_store_test").expect("create a scratch database");
     seed(&database.store().unwrap());
+    let notification = seed_notification(&database.store().unwrap());
     let mut config = postgres::Config::from_str(&url).unwrap();
     config.dbname(database.name());
     let mut raw = config.connect(postgres::NoTls).unwrap();
@@ -109,6 +140,15 @@ fn postgres_rows_that_do_not_read_back_are_corrupt_not_a_panic() {
     raw.batch_execute("ALTER TABLE persons ALTER COLUMN name DROP NOT NULL; UPDATE persons SET name = NULL WHERE psn_no = 'P'").unwrap();
     assert_corrupt(read(&mut |tx| tx.person("P").map(drop)), "column name");
     assert_corrupt(read(&mut |tx| tx.persons_in_area(&AreaCode::parse("330200").unwrap(), "", 10).map(drop)), "column name");
+
+    // A kind or state no version of gongji writes (issue 13: typed seams).
+    let kind: String = raw.query_one("SELECT kind FROM notifications WHERE id = $1", &[&notification]).unwrap().get(0);
+    assert_eq!(kind, "transfer_code", "stored as text, byte for byte");
+    raw.execute("UPDATE notifications SET kind = 'transfer_bogus' WHERE id = $1", &[&notification]).unwrap();
+    assert_corrupt(read(&mut |tx| tx.notification(notification).map(drop)), "kind");
+    raw.batch_execute("ALTER TABLE notifications DROP CONSTRAINT notifications_state_check").unwrap();
+    raw.execute("UPDATE notifications SET kind = 'transfer_code', state = 'lost', secret = NULL WHERE id = $1", &[&notification]).unwrap();
+    assert_corrupt(read(&mut |tx| tx.notifications(None, 10).map(drop)), "state");
 
     // An INTEGER where the store reads a BIGINT of money: Row::get would panic here too.
     raw.batch_execute("ALTER TABLE year_totals ALTER COLUMN deductible_used_fen TYPE integer").unwrap();

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use gongji_core::person::mask_name;
+use gongji_core::states::NotificationState;
 use gongji_core::{AreaCode, Money};
 use gongji_engine::interarea::{self, ReconcileReport, RelayHooks, RelaySummary};
 use gongji_engine::outbox::{DrainOptions, LogSender, NotificationSender, WebhookSender};
@@ -181,12 +182,19 @@ fn outbox<S: Store>(session: &Session<'_, S>, command: &OutboxCommand) -> Result
             );
         }
         OutboxCommand::List(args) => {
-            for row in engine.notifications(args.state.as_deref(), args.limit)? {
+            let state = match args.state.as_deref() {
+                None => None,
+                Some(text) => Some(NotificationState::parse(text).ok_or_else(|| {
+                    let all: Vec<&str> = NotificationState::ALL.iter().map(|s| s.as_str()).collect();
+                    Error::domain(gongji_core::ErrorCode::InputInvalid, "TR3", format!("state is one of {}, not {text:?}", all.join(", ")))
+                })?),
+            };
+            for row in engine.notifications(state, args.limit)? {
                 println!(
                     "{}  {:<8} {:<14} to {} attempts {} {}",
                     row.id,
-                    row.state,
-                    row.notification.kind,
+                    row.state.as_str(),
+                    row.notification.kind.as_str(),
                     gongji_engine::outbox::mask_phone(&row.notification.recipient),
                     row.attempts,
                     row.last_error.unwrap_or_default()
@@ -225,8 +233,8 @@ fn print_quota(quota: &QuotaRecord) {
     println!(
         "{} {:<8} {:<8} donor {}@{} → relative {}@{} ({}): granted {}, used {}, returned {}{}",
         quota.uid,
-        quota.side,
-        quota.state,
+        quota.side.as_str(),
+        quota.state.as_str(),
         quota.donor,
         quota.donor_area,
         quota.relative.as_deref().unwrap_or("?"),
@@ -249,7 +257,7 @@ fn kill_hook(point: &'static str) -> impl Fn(&AreaMessage) {
         None => (setting, None),
     };
     move |message: &AreaMessage| {
-        if at == point && kind.as_deref().is_none_or(|k| k == message.kind) {
+        if at == point && kind.as_deref().is_none_or(|k| k == message.kind.as_str()) {
             let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
             std::thread::sleep(std::time::Duration::from_secs(60));
         }

@@ -60,7 +60,7 @@ fn show<S: Store>(session: &Session<'_, S>, psn_no: &str, as_json: bool) -> Resu
             "preset": view.preset.map(|m| m.to_string()), "network": network,
             "bindings": view.bindings.iter().map(|b| json!({"binding_id": b.id, "binder": b.association.binder, "relative": b.association.relative,
                 "relation": b.association.relation, "since": b.association.business_date.to_string()})).collect::<Vec<_>>(),
-            "quotas": view.quotas.iter().map(|q| json!({"uid": q.uid, "side": q.side, "state": q.state, "donor": q.donor, "donor_area": q.donor_area.as_str(),
+            "quotas": view.quotas.iter().map(|q| json!({"uid": q.uid, "side": q.side.as_str(), "state": q.state.as_str(), "donor": q.donor, "donor_area": q.donor_area.as_str(),
                 "relative": q.relative, "relative_area": q.relative_area.as_str(), "relation": q.relation, "granted": q.granted.to_string(),
                 "used": q.used.to_string(), "returned": q.returned.to_string(), "left": quota_left(q).map(|m| m.to_string())})).collect::<Vec<_>>(),
         });
@@ -90,12 +90,12 @@ fn show<S: Store>(session: &Session<'_, S>, psn_no: &str, as_json: bool) -> Resu
         println!("  association 关联 {}: {} lets {} ({}) use HIS above the threshold, since {}", b.id, a.binder, a.relative, a.relation, a.business_date);
     }
     for q in &view.quotas {
-        let role = if q.donor == p.psn_no && q.side != gongji_engine::quota::side::RELATIVE { "donor 共济人" } else { "relative 被共济人" };
+        let role = if q.donor == p.psn_no && q.side != gongji_core::states::QuotaSide::Relative { "donor 共济人" } else { "relative 被共济人" };
         let left = quota_left(q).map(|m| m.to_string()).unwrap_or_else(|| format!("known in {}", q.relative_area));
         println!(
             "  quota 共济额度 {} as {role}, {}: {}@{} → {}@{} ({}), granted {}, used {}, returned {}, left {left}",
             q.uid,
-            q.state,
+            q.state.as_str(),
             q.donor,
             q.donor_area,
             q.relative.as_deref().unwrap_or("?"),
@@ -122,5 +122,5 @@ fn sex_zh(id: &IdNumber) -> &'static str {
 /// What is left of a quota where this store knows it (one area, or the relative's side); a
 /// donor's side across areas learns the spending only from the return.
 fn quota_left(quota: &QuotaRecord) -> Option<Money> {
-    (quota.side != gongji_engine::quota::side::DONOR).then(|| gongji_engine::quota::remaining(quota))
+    (quota.side != gongji_core::states::QuotaSide::Donor).then(|| gongji_engine::quota::remaining(quota))
 }

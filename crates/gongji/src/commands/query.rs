@@ -26,7 +26,7 @@ pub fn run<S: Store>(session: &Session<'_, S>, command: &QueryCommand) -> Result
                     e.id.to_string(),
                     e.event.network_id.to_string(),
                     e.event.business_date.to_string(),
-                    e.event.kind.clone(),
+                    e.event.kind.as_str().to_string(),
                     e.event.subject.clone().unwrap_or_default(),
                     e.event.detail.clone(),
                     e.event.actor.clone(),

@@ -105,7 +105,7 @@ impl<'a, S: Store> FamilyStep<'a, S> {
             .quotas(&person)?
             .into_iter()
             .find(|q| {
-                q.state == "active"
+                q.state == gongji_core::states::QuotaState::Active
                     && ((q.donor == person && q.relative.as_deref() == Some(other.as_str()))
                         || (q.donor == other && q.relative.as_deref() == Some(person.as_str())))
             })
@@ -114,7 +114,12 @@ impl<'a, S: Store> FamilyStep<'a, S> {
         engine.end_quota(&ctx, &person, &quota.uid)?;
         self.relay_all()?;
         // What came back to the donor, once every message is delivered.
-        let returned = engine.quotas(&quota.donor)?.into_iter().find(|q| q.uid == quota.uid && q.side != "relative").map(|q| q.returned).unwrap_or_default();
+        let returned = engine
+            .quotas(&quota.donor)?
+            .into_iter()
+            .find(|q| q.uid == quota.uid && q.side != gongji_core::states::QuotaSide::Relative)
+            .map(|q| q.returned)
+            .unwrap_or_default();
         Ok(json!({"relation": quota.relation, "amount": returned.to_string()}))
     }
 

@@ -2,6 +2,7 @@
 //! quotas, messages and clearing between areas (§7, §8, §15).
 
 use super::*;
+use gongji_core::states::{AreaMessageState, ClearingDirection, ClearingState, NotificationState, QuotaSide, RelativeTransferState};
 
 impl FamilyTx for PgTx<'_> {
     // Family models (§7, §8, §15)
@@ -9,7 +10,7 @@ impl FamilyTx for PgTx<'_> {
         let row = self.one(
             "INSERT INTO notifications (kind, psn_no, recipient, body, secret, reference, state, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id",
-            &[&n.kind, &n.psn_no, &n.recipient, &n.body, &n.secret, &n.reference, &n.created_at],
+            &[&n.kind.as_str(), &n.psn_no, &n.recipient, &n.body, &n.secret, &n.reference, &n.created_at],
         )?;
         row.int("id")
     }
@@ -23,11 +24,11 @@ impl FamilyTx for PgTx<'_> {
         row.as_ref().map(rows::notification).transpose()
     }
 
-    fn notifications(&mut self, state: Option<&str>, limit: usize) -> StoreResult<Vec<Notification>> {
+    fn notifications(&mut self, state: Option<NotificationState>, limit: usize) -> StoreResult<Vec<Notification>> {
         let rows = self.rows(
             "SELECT id, kind, psn_no, recipient, body, secret, reference, state, attempts, last_error, claim, claimed_at, finished_at, created_at
              FROM notifications WHERE $1::text IS NULL OR state = $1 ORDER BY id LIMIT $2",
-            &[&state, &limit_i64(limit)],
+            &[&state.map(NotificationState::as_str), &limit_i64(limit)],
         )?;
         rows.iter().map(rows::notification).collect()
     }
@@ -46,13 +47,19 @@ impl FamilyTx for PgTx<'_> {
         Ok(claimed)
     }
 
-    fn update_notification(&mut self, id: i64, expected_state: &str, expected_claim: Option<&str>, update: &NotificationUpdate) -> StoreResult<bool> {
+    fn update_notification(
+        &mut self,
+        id: i64,
+        expected_state: NotificationState,
+        expected_claim: Option<&str>,
+        update: &NotificationUpdate,
+    ) -> StoreResult<bool> {
         let attempts = i32::try_from(update.attempts).unwrap_or(i32::MAX);
         let changed = self.exec(
             "UPDATE notifications SET state = $1, attempts = $2, last_error = $3, finished_at = $4,
                     secret = CASE WHEN $5 THEN NULL ELSE secret END
              WHERE id = $6 AND state = $7 AND ($8::text IS NULL OR claim = $8)",
-            &[&update.state, &attempts, &update.last_error, &update.at, &update.clear_secret, &id, &expected_state, &expected_claim],
+            &[&update.state.as_str(), &attempts, &update.last_error, &update.at, &update.clear_secret, &id, &expected_state.as_str(), &expected_claim],
         )?;
         Ok(changed == 1)
     }
@@ -91,12 +98,12 @@ impl FamilyTx for PgTx<'_> {
         row.map(|r| rows::relative_transfer(&r, id)).transpose()
     }
 
-    fn update_relative_transfer(&mut self, id: i64, state: &str, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()> {
-        let finished = (state != "pending").then_some(at);
+    fn update_relative_transfer(&mut self, id: i64, state: RelativeTransferState, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()> {
+        let finished = (state != RelativeTransferState::Pending).then_some(at);
         let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
         self.exec(
             "UPDATE relative_transfers SET state = $1, attempts = $2, entry_id = COALESCE($3, entry_id), finished_at = $4 WHERE id = $5",
-            &[&state, &attempts, &entry_id, &finished, &id],
+            &[&state.as_str(), &attempts, &entry_id, &finished, &id],
         )?;
         Ok(())
     }
@@ -138,7 +145,7 @@ impl FamilyTx for PgTx<'_> {
              ON CONFLICT (uid, side) DO NOTHING RETURNING id",
             &[
                 &q.uid,
-                &q.side,
+                &q.side.as_str(),
                 &q.donor,
                 &q.donor_area.as_str(),
                 &q.relative,
@@ -146,7 +153,7 @@ impl FamilyTx for PgTx<'_> {
                 &q.relative_name,
                 &q.relative_id_number,
                 &q.relation,
-                &q.state,
+                &q.state.as_str(),
                 &q.granted.fen(),
                 &q.used.fen(),
                 &q.returned.fen(),
@@ -164,12 +171,12 @@ impl FamilyTx for PgTx<'_> {
         }
     }
 
-    fn quota(&mut self, uid: &str, side: &str) -> StoreResult<Option<QuotaRecord>> {
+    fn quota(&mut self, uid: &str, side: QuotaSide) -> StoreResult<Option<QuotaRecord>> {
         let row = self.opt(
             "SELECT id, uid, side, donor, donor_area, relative, relative_area, relative_name, relative_id_number, relation, state,
                     granted_fen, used_fen, returned_fen, actor, channel, business_date, created_at, ended_at, end_reason
              FROM quotas WHERE uid = $1 AND side = $2",
-            &[&uid, &side],
+            &[&uid, &side.as_str()],
         )?;
         row.as_ref().map(rows::quota).transpose()
     }
@@ -188,7 +195,7 @@ impl FamilyTx for PgTx<'_> {
         let changed = self.exec(
             "UPDATE quotas SET relative = $1, state = $2, granted_fen = $3, used_fen = $4, returned_fen = $5, ended_at = $6, end_reason = $7
              WHERE uid = $8 AND side = $9",
-            &[&q.relative, &q.state, &q.granted.fen(), &q.used.fen(), &q.returned.fen(), &q.ended_at, &q.end_reason, &q.uid, &q.side],
+            &[&q.relative, &q.state.as_str(), &q.granted.fen(), &q.used.fen(), &q.returned.fen(), &q.ended_at, &q.end_reason, &q.uid, &q.side.as_str()],
         )?;
         if changed != 1 {
             return Err(StoreError::Backend(format!("no quota {} ({})", q.uid, q.side)));
@@ -202,8 +209,8 @@ impl FamilyTx for PgTx<'_> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &e.quota_uid,
-                &e.side,
-                &e.kind,
+                &e.side.as_str(),
+                &e.kind.as_str(),
                 &e.amount.fen(),
                 &e.reference,
                 &e.local_date,
@@ -244,7 +251,7 @@ impl FamilyTx for PgTx<'_> {
                 &m.id,
                 &m.from_area.as_str(),
                 &m.to_area.as_str(),
-                &m.kind,
+                &m.kind.as_str(),
                 &m.quota_uid,
                 &m.amount.fen(),
                 &m.donor,
@@ -264,12 +271,12 @@ impl FamilyTx for PgTx<'_> {
         }
     }
 
-    fn area_messages(&mut self, state: &str, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
+    fn area_messages(&mut self, state: AreaMessageState, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
         let rows = self.rows(
             "SELECT id, from_area, to_area, kind, quota_uid, amount_fen, donor, donor_area, relative, relative_name, relative_id_number,
                     relation, reason, business_date, created_at, state, answer, answered_at
              FROM area_outbox WHERE state = $1 ORDER BY seq LIMIT $2",
-            &[&state, &limit_i64(limit)],
+            &[&state.as_str(), &limit_i64(limit)],
         )?;
         rows.iter().map(rows::area_message).collect()
     }
@@ -284,9 +291,11 @@ impl FamilyTx for PgTx<'_> {
         row.as_ref().map(rows::area_message).transpose()
     }
 
-    fn answer_area_message(&mut self, id: &str, state: &str, answer: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        let changed =
-            self.exec("UPDATE area_outbox SET state = $1, answer = $2, answered_at = $3 WHERE id = $4 AND state = 'pending'", &[&state, &answer, &at, &id])?;
+    fn answer_area_message(&mut self, id: &str, state: AreaMessageState, answer: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let changed = self.exec(
+            "UPDATE area_outbox SET state = $1, answer = $2, answered_at = $3 WHERE id = $4 AND state = 'pending'",
+            &[&state.as_str(), &answer, &at, &id],
+        )?;
         Ok(changed == 1)
     }
 
@@ -299,7 +308,7 @@ impl FamilyTx for PgTx<'_> {
         let row = self.opt(
             "INSERT INTO area_inbox (message_id, from_area, kind, outcome, code, detail, relative, applied_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (message_id) DO NOTHING RETURNING 1",
-            &[&r.message_id, &r.from_area.as_str(), &r.kind, &r.outcome, &r.code, &r.detail, &r.relative, &r.applied_at],
+            &[&r.message_id, &r.from_area.as_str(), &r.kind.as_str(), &r.outcome.as_str(), &r.code, &r.detail, &r.relative, &r.applied_at],
         )?;
         match row {
             Some(_) => Ok(()),
@@ -313,13 +322,13 @@ impl FamilyTx for PgTx<'_> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (message_id, direction) DO NOTHING RETURNING 1",
             &[
                 &c.message_id,
-                &c.direction,
+                &c.direction.as_str(),
                 &c.area.as_str(),
                 &c.counterparty.as_str(),
-                &c.kind,
+                &c.kind.as_str(),
                 &c.quota_uid,
                 &c.amount.fen(),
-                &c.state,
+                &c.state.as_str(),
                 &c.entry_id,
                 &c.business_date,
                 &c.recorded_at,
@@ -331,9 +340,11 @@ impl FamilyTx for PgTx<'_> {
         }
     }
 
-    fn settle_clearing(&mut self, message_id: &str, direction: &str, state: &str) -> StoreResult<bool> {
-        let changed =
-            self.exec("UPDATE clearing SET state = $1 WHERE message_id = $2 AND direction = $3 AND state = 'pending'", &[&state, &message_id, &direction])?;
+    fn settle_clearing(&mut self, message_id: &str, direction: ClearingDirection, state: ClearingState) -> StoreResult<bool> {
+        let changed = self.exec(
+            "UPDATE clearing SET state = $1 WHERE message_id = $2 AND direction = $3 AND state = 'pending'",
+            &[&state.as_str(), &message_id, &direction.as_str()],
+        )?;
         Ok(changed == 1)
     }
 

@@ -133,7 +133,7 @@ impl NetworksTx for PgTx<'_> {
             &[
                 &event.network_id,
                 &event.area.as_str(),
-                &event.kind,
+                &event.kind.as_str(),
                 &event.subject,
                 &event.detail,
                 &event.actor,

@@ -65,7 +65,7 @@ impl SettlementsTx for PgTx<'_> {
 
     fn insert_settlement(&mut self, s: &StoredSettlement) -> StoreResult<i64> {
         let line_keys: Vec<String> = s.lines.iter().map(|(account, _, _)| account.key()).collect();
-        let line_roles: Vec<&str> = s.lines.iter().map(|(_, role, _)| role.as_str()).collect();
+        let line_roles: Vec<String> = s.lines.iter().map(|(_, role, _)| role.key()).collect();
         let line_amounts: Vec<i64> = s.lines.iter().map(|(_, _, amount)| amount.fen()).collect();
         let step_accounts: Vec<Option<&str>> = s.steps.iter().map(|step| step.account.as_deref()).collect();
         let step_roles: Vec<Option<&str>> = s.steps.iter().map(|step| step.role.as_deref()).collect();

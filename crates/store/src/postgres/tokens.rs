@@ -7,7 +7,7 @@ impl TokensTx for PgTx<'_> {
         let inserted = self.opt(
             "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (token_hash) DO NOTHING RETURNING id",
-            &[&token.token_hash, &token.role, &token.area, &token.institution, &token.person, &token.name, &token.created_at],
+            &[&token.token_hash, &token.role.as_str(), &token.area, &token.institution, &token.person, &token.name, &token.created_at],
         )?;
         match inserted {
             Some(row) => row.int("id"),

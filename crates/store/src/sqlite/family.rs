@@ -2,13 +2,14 @@
 //! messages and clearing between areas (§7, §8, §15).
 
 use super::*;
+use gongji_core::states::{AreaMessageState, ClearingDirection, ClearingState, NotificationState, QuotaSide, RelativeTransferState};
 
 impl FamilyTx for SqliteTx<'_> {
     fn insert_notification(&mut self, n: &NewNotification) -> StoreResult<i64> {
         self.conn
             .execute(
                 "INSERT INTO notifications (kind, psn_no, recipient, body, secret, reference, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-                params![n.kind, n.psn_no, n.recipient, n.body, n.secret, n.reference, n.created_at.to_rfc3339()],
+                params![n.kind.as_str(), n.psn_no, n.recipient, n.body, n.secret, n.reference, n.created_at.to_rfc3339()],
             )
             .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
@@ -18,9 +19,9 @@ impl FamilyTx for SqliteTx<'_> {
         self.first(&format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1"), [id], |r| rows::notification(r))
     }
 
-    fn notifications(&mut self, state: Option<&str>, limit: usize) -> StoreResult<Vec<Notification>> {
+    fn notifications(&mut self, state: Option<NotificationState>, limit: usize) -> StoreResult<Vec<Notification>> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ?1 IS NULL OR state = ?1 ORDER BY id LIMIT ?2");
-        self.all(&sql, params![state, limit as i64], |r| rows::notification(r))
+        self.all(&sql, params![state.map(NotificationState::as_str), limit as i64], |r| rows::notification(r))
     }
 
     fn claim_notifications(&mut self, claim: &str, at: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Notification>> {
@@ -35,14 +36,29 @@ impl FamilyTx for SqliteTx<'_> {
         self.all(&sql, [claim], |r| rows::notification(r))
     }
 
-    fn update_notification(&mut self, id: i64, expected_state: &str, expected_claim: Option<&str>, update: &NotificationUpdate) -> StoreResult<bool> {
+    fn update_notification(
+        &mut self,
+        id: i64,
+        expected_state: NotificationState,
+        expected_claim: Option<&str>,
+        update: &NotificationUpdate,
+    ) -> StoreResult<bool> {
         let changed = self
             .conn
             .execute(
                 "UPDATE notifications SET state = ?1, attempts = ?2, last_error = ?3, finished_at = ?4,
                         secret = CASE WHEN ?5 THEN NULL ELSE secret END
                  WHERE id = ?6 AND state = ?7 AND (?8 IS NULL OR claim = ?8)",
-                params![update.state, update.attempts, update.last_error, update.at.to_rfc3339(), update.clear_secret, id, expected_state, expected_claim],
+                params![
+                    update.state.as_str(),
+                    update.attempts,
+                    update.last_error,
+                    update.at.to_rfc3339(),
+                    update.clear_secret,
+                    id,
+                    expected_state.as_str(),
+                    expected_claim
+                ],
             )
             .map_err(backend)?;
         Ok(changed == 1)
@@ -84,12 +100,12 @@ impl FamilyTx for SqliteTx<'_> {
         )
     }
 
-    fn update_relative_transfer(&mut self, id: i64, state: &str, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()> {
-        let finished = (state != "pending").then(|| at.to_rfc3339());
+    fn update_relative_transfer(&mut self, id: i64, state: RelativeTransferState, attempts: u32, entry_id: Option<i64>, at: DateTime<Utc>) -> StoreResult<()> {
+        let finished = (state != RelativeTransferState::Pending).then(|| at.to_rfc3339());
         self.conn
             .execute(
                 "UPDATE relative_transfers SET state = ?1, attempts = ?2, entry_id = COALESCE(?3, entry_id), finished_at = ?4 WHERE id = ?5",
-                params![state, attempts, entry_id, finished, id],
+                params![state.as_str(), attempts, entry_id, finished, id],
             )
             .map_err(backend)?;
         Ok(())
@@ -133,7 +149,7 @@ impl FamilyTx for SqliteTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                 params![
                     q.uid,
-                    q.side,
+                    q.side.as_str(),
                     q.donor,
                     q.donor_area.as_str(),
                     q.relative,
@@ -141,7 +157,7 @@ impl FamilyTx for SqliteTx<'_> {
                     q.relative_name,
                     q.relative_id_number,
                     q.relation,
-                    q.state,
+                    q.state.as_str(),
                     q.granted.fen(),
                     q.used.fen(),
                     q.returned.fen(),
@@ -157,8 +173,8 @@ impl FamilyTx for SqliteTx<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
-    fn quota(&mut self, uid: &str, side: &str) -> StoreResult<Option<QuotaRecord>> {
-        self.first(&format!("SELECT {QUOTA_COLUMNS} FROM quotas WHERE uid = ?1 AND side = ?2"), [uid, side], |r| rows::quota(r))
+    fn quota(&mut self, uid: &str, side: QuotaSide) -> StoreResult<Option<QuotaRecord>> {
+        self.first(&format!("SELECT {QUOTA_COLUMNS} FROM quotas WHERE uid = ?1 AND side = ?2"), [uid, side.as_str()], |r| rows::quota(r))
     }
 
     fn quotas_of(&mut self, psn_no: &str) -> StoreResult<Vec<QuotaRecord>> {
@@ -174,7 +190,17 @@ impl FamilyTx for SqliteTx<'_> {
             .execute(
                 "UPDATE quotas SET relative = ?1, state = ?2, granted_fen = ?3, used_fen = ?4, returned_fen = ?5, ended_at = ?6, end_reason = ?7
                  WHERE uid = ?8 AND side = ?9",
-                params![q.relative, q.state, q.granted.fen(), q.used.fen(), q.returned.fen(), q.ended_at.map(|t| t.to_rfc3339()), q.end_reason, q.uid, q.side],
+                params![
+                    q.relative,
+                    q.state.as_str(),
+                    q.granted.fen(),
+                    q.used.fen(),
+                    q.returned.fen(),
+                    q.ended_at.map(|t| t.to_rfc3339()),
+                    q.end_reason,
+                    q.uid,
+                    q.side.as_str()
+                ],
             )
             .map_err(backend)?;
         if changed != 1 {
@@ -190,8 +216,8 @@ impl FamilyTx for SqliteTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     e.quota_uid,
-                    e.side,
-                    e.kind,
+                    e.side.as_str(),
+                    e.kind.as_str(),
                     e.amount.fen(),
                     e.reference,
                     date_text(e.local_date),
@@ -235,7 +261,7 @@ impl FamilyTx for SqliteTx<'_> {
                     m.id,
                     m.from_area.as_str(),
                     m.to_area.as_str(),
-                    m.kind,
+                    m.kind.as_str(),
                     m.quota_uid,
                     m.amount.fen(),
                     m.donor,
@@ -253,21 +279,21 @@ impl FamilyTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn area_messages(&mut self, state: &str, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
+    fn area_messages(&mut self, state: AreaMessageState, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
         let sql = format!("SELECT {AREA_MESSAGE_COLUMNS} FROM area_outbox WHERE state = ?1 ORDER BY seq LIMIT ?2");
-        self.all(&sql, params![state, limit as i64], |r| rows::area_message(r))
+        self.all(&sql, params![state.as_str(), limit as i64], |r| rows::area_message(r))
     }
 
     fn area_message(&mut self, id: &str) -> StoreResult<Option<OutboxMessage>> {
         self.first(&format!("SELECT {AREA_MESSAGE_COLUMNS} FROM area_outbox WHERE id = ?1"), [id], |r| rows::area_message(r))
     }
 
-    fn answer_area_message(&mut self, id: &str, state: &str, answer: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+    fn answer_area_message(&mut self, id: &str, state: AreaMessageState, answer: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         let changed = self
             .conn
             .execute(
                 "UPDATE area_outbox SET state = ?1, answer = ?2, answered_at = ?3 WHERE id = ?4 AND state = 'pending'",
-                params![state, answer, at.to_rfc3339(), id],
+                params![state.as_str(), answer, at.to_rfc3339(), id],
             )
             .map_err(backend)?;
         Ok(changed == 1)
@@ -283,7 +309,7 @@ impl FamilyTx for SqliteTx<'_> {
         self.conn
             .execute(
                 "INSERT INTO area_inbox (message_id, from_area, kind, outcome, code, detail, relative, applied_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![r.message_id, r.from_area.as_str(), r.kind, r.outcome, r.code, r.detail, r.relative, r.applied_at.to_rfc3339()],
+                params![r.message_id, r.from_area.as_str(), r.kind.as_str(), r.outcome.as_str(), r.code, r.detail, r.relative, r.applied_at.to_rfc3339()],
             )
             .map_err(backend)?;
         Ok(())
@@ -296,13 +322,13 @@ impl FamilyTx for SqliteTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     c.message_id,
-                    c.direction,
+                    c.direction.as_str(),
                     c.area.as_str(),
                     c.counterparty.as_str(),
-                    c.kind,
+                    c.kind.as_str(),
                     c.quota_uid,
                     c.amount.fen(),
-                    c.state,
+                    c.state.as_str(),
                     c.entry_id,
                     date_text(c.business_date),
                     c.recorded_at.to_rfc3339()
@@ -312,10 +338,13 @@ impl FamilyTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn settle_clearing(&mut self, message_id: &str, direction: &str, state: &str) -> StoreResult<bool> {
+    fn settle_clearing(&mut self, message_id: &str, direction: ClearingDirection, state: ClearingState) -> StoreResult<bool> {
         let changed = self
             .conn
-            .execute("UPDATE clearing SET state = ?1 WHERE message_id = ?2 AND direction = ?3 AND state = 'pending'", params![state, message_id, direction])
+            .execute(
+                "UPDATE clearing SET state = ?1 WHERE message_id = ?2 AND direction = ?3 AND state = 'pending'",
+                params![state.as_str(), message_id, direction.as_str()],
+            )
             .map_err(backend)?;
         Ok(changed == 1)
     }

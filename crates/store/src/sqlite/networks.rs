@@ -95,7 +95,7 @@ impl NetworksTx for SqliteTx<'_> {
             params![
                 event.network_id,
                 event.area.as_str(),
-                event.kind,
+                event.kind.as_str(),
                 event.subject,
                 event.detail,
                 event.actor,

@@ -65,7 +65,7 @@ impl SettlementsTx for SqliteTx<'_> {
         for (seq, (account, role, amount)) in s.lines.iter().enumerate() {
             self.exec(
                 "INSERT INTO settlement_lines (settlement_id, seq, account_key, role, amount_fen) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, seq as i64, account.key(), role, amount.fen()],
+                params![id, seq as i64, account.key(), role.key(), amount.fen()],
             )
             .map_err(backend)?;
         }

@@ -6,7 +6,7 @@ impl TokensTx for SqliteTx<'_> {
     fn insert_token(&mut self, token: &NewToken) -> StoreResult<i64> {
         self.exec(
             "INSERT INTO api_tokens (token_hash, role, area, institution, person, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![token.token_hash, token.role, token.area, token.institution, token.person, token.name, token.created_at.to_rfc3339()],
+            params![token.token_hash, token.role.as_str(), token.area, token.institution, token.person, token.name, token.created_at.to_rfc3339()],
         )
         .map_err(backend)?;
         Ok(self.conn.last_insert_rowid())
