@@ -34,9 +34,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::auth::{Caller, Credentials, Role};
-use crate::batch::SettleQueue;
 use crate::extract::{parse_json, read_body};
 use crate::problem::ApiError;
+use crate::settle_queue::SettleQueue;
 use crate::AppState;
 
 pub const HIS_PATH: &str = "/fsi/api/rsfComIfsService/callService";

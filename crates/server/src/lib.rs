@@ -21,7 +21,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod batch;
 pub mod client;
 pub mod demo;
 pub mod extract;
@@ -30,6 +29,7 @@ pub mod his;
 pub mod jobs;
 pub mod openapi;
 pub mod problem;
+pub mod settle_queue;
 pub mod web;
 pub mod wire;
 
@@ -114,8 +114,8 @@ impl Default for ServerConfig {
 pub struct AppState<S: Store> {
     pub engine: Arc<Engine<S>>,
     pub config: Arc<ServerConfig>,
-    /// Group commit of settlements (see [`batch`]).
-    pub settle_queue: Arc<batch::SettleQueue>,
+    /// Group commit of settlements (see [`settle_queue`]).
+    pub settle_queue: Arc<settle_queue::SettleQueue>,
     /// Batch jobs started over HTTP (see [`jobs`]).
     pub jobs: Arc<jobs::JobRegistry>,
 }
@@ -231,7 +231,7 @@ pub fn route_table<S: Store + 'static>() -> RouteTable<S> {
 pub fn app<S: Store + 'static>(engine: Arc<Engine<S>>, config: ServerConfig) -> Router {
     let timeout = config.request_timeout;
     let body_len_max = config.body_len_max;
-    let settle_queue = Arc::new(batch::SettleQueue::start(engine.clone()));
+    let settle_queue = Arc::new(settle_queue::SettleQueue::start(engine.clone()));
     let state = AppState { engine, config: Arc::new(config), settle_queue, jobs: Arc::default() };
     route_table::<S>()
         .router
