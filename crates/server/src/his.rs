@@ -19,7 +19,7 @@
 //! requests keep their HTTP status (401, 403, 400, 413) so that proxies and logs see them.
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Local, NaiveDate};
@@ -31,15 +31,25 @@ use gongji_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::auth::{Caller, Credentials, Role};
 use crate::extract::{parse_json, read_body};
 use crate::problem::ApiError;
+use crate::routes::table::RouteTable;
 use crate::settle_queue::SettleQueue;
-use crate::AppState;
+use crate::state::AppState;
 
 pub const HIS_PATH: &str = "/fsi/api/rsfComIfsService/callService";
+
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new().add(Method::POST, HIS_PATH, call_service::<S>)
+}
+
+/// This module's part of the OpenAPI document ([`crate::openapi`]).
+#[derive(OpenApi)]
+#[openapi(paths(call_service), components(schemas(HisAnswer)), tags((name = "his", description = "The national hospital (HIS) dialect (§16)")))]
+pub struct HisApi;
 
 /// The platform's request envelope. Fields gongji does not use (`recer_sys_code`, `dev_no`,
 /// `cainfo`, `signtype`, `infver`, `sign_no`, …) are accepted and ignored: the national

@@ -1,14 +1,12 @@
 //! The pages of the other family models, shown in areas whose policy enables them: the relative
 //! transfer with its one-time code (Hangzhou, §7, TR1–TR4) and the bindings of the association
 //! model (Shenzhen, §8, S1–S2). As everywhere in `web`, each read and each action is a call of
-//! the JSON API's handler ([`crate::family_api`]); the code reaches the person only as a text
+//! the JSON API's handler ([`crate::routes::family`]); the code reaches the person only as a text
 //! message, never on a page.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use gongji_core::{IdNumber, Money};
 use gongji_store::Store;
 use maud::html;
@@ -19,17 +17,19 @@ use super::messages::{account_zh, relation_zh};
 use super::person::{load, Ctx};
 use super::{notice_text, see_other, Session, WebError, WebForm, WebQuery, WebResult};
 use crate::extract::{ApiJson, ApiPath};
-use crate::family_api::{self, BindRequest, ConfirmCodeRequest, RelativeTransferRequest};
 use crate::problem::ApiError;
-use crate::AppState;
+use crate::routes::family::{self, BindRequest, ConfirmCodeRequest, RelativeTransferRequest};
+use crate::routes::RouteTable;
+use crate::state::AppState;
 
-pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/web/persons/{psn_no}/transfer", get(transfer_page::<S>).post(transfer_post::<S>))
-        .route("/web/persons/{psn_no}/transfer/confirm", post(transfer_confirm::<S>))
-        .route("/web/persons/{psn_no}/bindings", get(bindings_page::<S>))
-        .route("/web/persons/{psn_no}/bindings/bind", post(bind::<S>))
-        .route("/web/persons/{psn_no}/bindings/unbind", post(unbind::<S>))
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new()
+        .add(Method::GET, "/web/persons/{psn_no}/transfer", transfer_page::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/transfer", transfer_post::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/transfer/confirm", transfer_confirm::<S>)
+        .add(Method::GET, "/web/persons/{psn_no}/bindings", bindings_page::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/bindings/bind", bind::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/bindings/unbind", unbind::<S>)
 }
 
 fn status_of(refused: Option<&ApiError>) -> StatusCode {
@@ -141,7 +141,7 @@ async fn transfer_post<S: Store + 'static>(
         beneficiary_id_number: id_number.as_str().to_string(),
         amount: amount.to_string(),
     };
-    match family_api::request_relative_transfer(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
+    match family::request_relative_transfer(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
         Ok((_, view)) => {
             let view = view.0;
             Ok(code_page(&ctx, view.request_id, Some(&view.phone_masked), &view.amount, None))
@@ -196,8 +196,7 @@ async fn transfer_confirm<S: Store + 'static>(
     WebForm(form): WebForm<CodeForm>,
 ) -> WebResult {
     let request = ConfirmCodeRequest { code: form.code.trim().to_string() };
-    match family_api::confirm_relative_transfer(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.request_id)), ApiJson(request)).await
-    {
+    match family::confirm_relative_transfer(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.request_id)), ApiJson(request)).await {
         Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}?ok=transferred"))),
         Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
         Err(err) => {
@@ -230,7 +229,7 @@ async fn bindings_page<S: Store + 'static>(
 
 async fn bindings_response<S: Store + 'static>(state: &AppState<S>, session: &Session, psn_no: &str, form: &BindForm, refused: Option<&ApiError>) -> WebResult {
     let ctx = load(state, session, psn_no).await?;
-    let list = family_api::bindings(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| ctx.viewer.refused(e))?.0;
+    let list = family::bindings(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| ctx.viewer.refused(e))?.0;
     let relations = ctx.relations();
     let content = html! {
         @if let Some(text) = notice_text(form.ok.as_deref()) { (notice(text)) }
@@ -290,7 +289,7 @@ async fn bind<S: Store + 'static>(
     WebForm(form): WebForm<BindForm>,
 ) -> WebResult {
     let request = BindRequest { relative: form.relative.trim().to_string(), relation: form.relation.clone() };
-    match family_api::bind(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
+    match family::bind(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
         Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}/bindings?ok=bound"))),
         Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
         Err(err) => {
@@ -318,7 +317,7 @@ async fn unbind<S: Store + 'static>(
         let content = confirm_form(&ctx.url("/bindings/unbind"), &[("other", form.other.clone())], "确认解除", &ctx.url("/bindings"), summary);
         return Ok(ctx.page("/bindings", "确认解除关联", StatusCode::OK, content));
     }
-    match family_api::unbind(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.other.clone()))).await {
+    match family::unbind(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.other.clone()))).await {
         Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}/bindings?ok=unbound"))),
         Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
         Err(err) => {

@@ -5,10 +5,8 @@
 //! as the operator. Every read and every action is a call of the JSON API's handler.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use chrono::{Datelike, NaiveDate};
 use gongji_core::{AreaCode, Money};
 use gongji_store::Store;
@@ -19,29 +17,33 @@ use super::chart::{self, Series};
 use super::layout::{confirm_form, notice, person_tabs, refusal, yuan, Page};
 use super::messages::{account_zh, entry_kind_zh, insurance_zh, member_state_zh, relation_zh, status_zh, visit_zh, VISITS};
 use super::{html_page, notice_text, see_other, viewer, Session, Viewer, WebError, WebForm, WebQuery, WebResult};
-use crate::api;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult};
-use crate::wire::{
-    AddMemberRequest, CreateNetworkRequest, ExplainRequest, ExplainView, MoveRequest, PersonView, PresetRequest, ReorderRequest, StatementLineView,
-    StatementQuery, StepView,
-};
-use crate::AppState;
+use crate::routes::networks::{self, AddMemberRequest, CreateNetworkRequest, ReorderRequest};
+use crate::routes::persons::{self, PersonView};
+use crate::routes::queries::{self, StatementLineView, StatementQuery};
+use crate::routes::settlement::{self, ExplainRequest, ExplainView, StepView};
+use crate::routes::shared::{parse_date, split_account_name, FAMILY};
+use crate::routes::transfers::{self, MoveRequest, PresetRequest};
+use crate::routes::RouteTable;
+use crate::state::AppState;
 
-pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/web/persons/{psn_no}", get(overview::<S>))
-        .route("/web/persons/{psn_no}/network", get(network::<S>))
-        .route("/web/persons/{psn_no}/network/create", post(create::<S>))
-        .route("/web/persons/{psn_no}/network/invite", post(invite::<S>))
-        .route("/web/persons/{psn_no}/network/confirm", post(confirm::<S>))
-        .route("/web/persons/{psn_no}/network/order", post(reorder::<S>))
-        .route("/web/persons/{psn_no}/network/remove", post(remove::<S>))
-        .route("/web/persons/{psn_no}/network/leave", post(leave::<S>))
-        .route("/web/persons/{psn_no}/network/dissolve", post(dissolve::<S>))
-        .route("/web/persons/{psn_no}/move", get(move_page::<S>).post(move_post::<S>))
-        .route("/web/persons/{psn_no}/preset", get(preset_page::<S>).post(preset_post::<S>))
-        .route("/web/persons/{psn_no}/why", get(why::<S>))
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new()
+        .add(Method::GET, "/web/persons/{psn_no}", overview::<S>)
+        .add(Method::GET, "/web/persons/{psn_no}/network", network::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/create", create::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/invite", invite::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/confirm", confirm::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/order", reorder::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/remove", remove::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/leave", leave::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/network/dissolve", dissolve::<S>)
+        .add(Method::GET, "/web/persons/{psn_no}/move", move_page::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/move", move_post::<S>)
+        .add(Method::GET, "/web/persons/{psn_no}/preset", preset_page::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/preset", preset_post::<S>)
+        .add(Method::GET, "/web/persons/{psn_no}/why", why::<S>)
 }
 
 /// What the policy of the person's area says the pages should offer (display only: the
@@ -67,7 +69,7 @@ pub(super) struct Ctx {
 
 pub(super) async fn load<S: Store + 'static>(state: &AppState<S>, session: &Session, psn_no: &str) -> Result<Ctx, WebError> {
     let viewer = viewer(state, session).await?;
-    let person = api::get_person(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| viewer.refused(e))?.0;
+    let person = persons::get_person(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| viewer.refused(e))?.0;
     let today = state.business_date();
     let rules = AreaCode::parse(&person.area).ok().and_then(|area| state.engine.policy(&area, today).ok()).map(|p| AreaRules {
         policy: p.id.clone(),
@@ -186,7 +188,7 @@ async fn lines_since<S: Store + 'static>(
     from: NaiveDate,
 ) -> Result<Vec<StatementLineView>, WebError> {
     let query = StatementQuery { account: account.into(), from: from.to_string(), to: "9999-12-31".into() };
-    let mut lines = api::statement(State(state.clone()), session.credentials(), ApiPath(ctx.psn().to_string()), ApiQuery(query))
+    let mut lines = queries::statement(State(state.clone()), session.credentials(), ApiPath(ctx.psn().to_string()), ApiQuery(query))
         .await
         .map_err(|e| ctx.viewer.refused(e))?
         .0
@@ -246,7 +248,7 @@ async fn overview<S: Store + 'static>(
     let mut range_refused = None;
     let mut parse = |text: &Option<String>, what: &str, default: NaiveDate| match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => default,
-        Some(t) => crate::wire::parse_date(t, what).unwrap_or_else(|err| {
+        Some(t) => parse_date(t, what).unwrap_or_else(|err| {
             range_refused = Some(err);
             default
         }),
@@ -567,7 +569,7 @@ async fn network_after<S: Store + 'static, T>(
 }
 
 async fn create<S: Store + 'static>(State(state): State<AppState<S>>, session: Session, ApiPath(psn_no): ApiPath<String>) -> WebResult {
-    let result = api::create_network(State(state.clone()), session.credentials(), ApiJson(CreateNetworkRequest { promoter: psn_no.clone() })).await;
+    let result = networks::create_network(State(state.clone()), session.credentials(), ApiJson(CreateNetworkRequest { promoter: psn_no.clone() })).await;
     network_after(&state, &session, &psn_no, result, |_| "created", &InviteForm::default()).await
 }
 
@@ -578,12 +580,12 @@ async fn invite<S: Store + 'static>(
     WebForm(form): WebForm<InviteForm>,
 ) -> WebResult {
     let request = AddMemberRequest { member: form.member.trim().to_string(), relation: form.relation.clone() };
-    let result = api::add_member(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await;
+    let result = networks::add_member(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await;
     network_after(&state, &session, &psn_no, result, |added| if added.0.state == "pending" { "invited-pending" } else { "invited-active" }, &form).await
 }
 
 async fn confirm<S: Store + 'static>(State(state): State<AppState<S>>, session: Session, ApiPath(psn_no): ApiPath<String>) -> WebResult {
-    let result = api::confirm_member(State(state.clone()), session.credentials(), ApiPath(psn_no.clone())).await;
+    let result = networks::confirm_member(State(state.clone()), session.credentials(), ApiPath(psn_no.clone())).await;
     network_after(&state, &session, &psn_no, result, |_| "confirmed", &InviteForm::default()).await
 }
 
@@ -612,7 +614,7 @@ async fn reorder<S: Store + 'static>(
         _ => return Ok(see_other(&ctx.url("/network"))),
     };
     order.swap(index, other);
-    let result = api::reorder(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(ReorderRequest { order })).await;
+    let result = networks::reorder(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(ReorderRequest { order })).await;
     network_after(&state, &session, &psn_no, result, |_| "reordered", &InviteForm::default()).await
 }
 
@@ -637,7 +639,7 @@ async fn remove<S: Store + 'static>(
         let content = confirm_form(&ctx.url("/network/remove"), &[("member", form.member.clone())], "确认删除", &ctx.url("/network"), summary);
         return Ok(ctx.page("/network", "确认删除成员", StatusCode::OK, content));
     }
-    let result = api::remove_member(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.member.clone()))).await;
+    let result = networks::remove_member(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.member.clone()))).await;
     network_after(&state, &session, &psn_no, result, |_| "removed", &InviteForm::default()).await
 }
 
@@ -662,7 +664,7 @@ async fn leave<S: Store + 'static>(
         let content = confirm_form(&ctx.url("/network/leave"), &[], "确认退出", &ctx.url("/network"), summary);
         return Ok(ctx.page("/network", "确认退出", StatusCode::OK, content));
     }
-    let result = api::leave_network(State(state.clone()), session.credentials(), ApiPath(psn_no.clone())).await;
+    let result = networks::leave_network(State(state.clone()), session.credentials(), ApiPath(psn_no.clone())).await;
     network_after(&state, &session, &psn_no, result, |_| "left", &InviteForm::default()).await
 }
 
@@ -682,7 +684,7 @@ async fn dissolve<S: Store + 'static>(
         let content = confirm_form(&ctx.url("/network/dissolve"), &[], "确认撤销", &ctx.url("/network"), summary);
         return Ok(ctx.page("/network", "确认撤销共济网", StatusCode::OK, content));
     }
-    let result = api::dissolve(State(state.clone()), session.credentials(), ApiPath(psn_no.clone())).await;
+    let result = networks::dissolve(State(state.clone()), session.credentials(), ApiPath(psn_no.clone())).await;
     network_after(&state, &session, &psn_no, result, |_| "dissolved", &InviteForm::default()).await
 }
 
@@ -776,7 +778,7 @@ async fn move_post<S: Store + 'static>(
         return Ok(ctx.page("/move", "确认划转", StatusCode::OK, content));
     }
     let request = MoveRequest { from: form.from.clone(), to: to.to_string(), amount: amount.to_string() };
-    match api::move_money(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
+    match transfers::move_money(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
         Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}?ok=moved"))),
         Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
         Err(err) => {
@@ -869,7 +871,7 @@ async fn preset_post<S: Store + 'static>(
         return Ok(ctx.page("/preset", "确认预设", StatusCode::OK, content));
     }
     let request = PresetRequest { amount: amount.map(|a| a.to_string()) };
-    match api::set_preset(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
+    match transfers::set_preset(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
         Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}/preset?ok={}", if clear { "preset-cleared" } else { "preset-set" }))),
         Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
         Err(err) => {
@@ -901,7 +903,7 @@ async fn why<S: Store + 'static>(
     let mut answer = None;
     if query.amount.is_some() {
         let request = ExplainRequest { visit: visit.clone(), amount: amount.trim().to_string() };
-        match api::explain(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
+        match settlement::explain(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
             Ok(view) => answer = Some(view.0),
             Err(err) if err.status == StatusCode::UNAUTHORIZED => return Err(WebError::SignIn),
             Err(err) => {
@@ -935,9 +937,9 @@ async fn why<S: Store + 'static>(
 
 /// `A1.mut` → "A1 的共济账户" (this page's person: "本人的…"); `family.mut` → "家人的共济账户".
 fn account_label(ctx: &Ctx, key: &str) -> String {
-    match key.split_once('.') {
+    match split_account_name(key) {
         Some((owner, kind)) if owner == ctx.psn() => format!("本人的{}", account_zh(kind)),
-        Some(("family", kind)) => format!("家人的{}", account_zh(kind)),
+        Some((FAMILY, kind)) => format!("家人的{}", account_zh(kind)),
         Some((owner, kind)) => format!("{owner} 的{}", account_zh(kind)),
         None => key.to_string(),
     }
