@@ -1,6 +1,6 @@
 //! The HTTP service of gongji (§12, §16): a JSON API for persons, networks, transfers,
 //! settlement, explanations and queries, with bearer-token roles, problem+json errors, an
-//! OpenAPI document, and the national hospital (HIS) dialect on its usual path.
+//! OpenAPI document, and the hospital dialect (FSI) of the national platform on its usual path.
 //!
 //! Invariants:
 //! - Every change goes through [`Engine`], one store transaction per operation; the server reads
@@ -23,7 +23,6 @@ pub mod auth;
 pub mod client;
 pub mod demo;
 pub mod extract;
-pub mod his;
 pub mod jobs;
 pub mod openapi;
 pub mod problem;

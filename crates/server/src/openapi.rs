@@ -12,9 +12,9 @@ use gongji_store::Store;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::problem;
 use crate::routes::table::RouteTable;
-use crate::routes::{family, jobs, networks, outbox, persons, queries, service, settlement, transfers};
-use crate::{his, problem};
+use crate::routes::{family, fsi, jobs, networks, outbox, persons, queries, service, settlement, transfers};
 
 pub fn routes<S: Store + 'static>() -> RouteTable<S> {
     RouteTable::new().add(Method::GET, "/openapi.json", openapi_json)
@@ -49,7 +49,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         settlement::SettlementApi::openapi(),
         queries::QueriesApi::openapi(),
         jobs::JobsApi::openapi(),
-        his::HisApi::openapi(),
+        fsi::FsiApi::openapi(),
         service::ServiceApi::openapi(),
         family::FamilyApi::openapi(),
         outbox::OutboxApi::openapi(),

@@ -1,10 +1,11 @@
 //! Group commit of settlements over HTTP. Concurrent settle requests (JSON API and the hospital
 //! dialect's 2207) wait in one bounded queue; a single settlement thread takes everything
-//! waiting (up to [`SETTLE_GROUP_LEN_MAX`]), groups it by caller context (actor, channel, business date) and
-//! settles each group in one durable transaction with `Engine::settle_many`. Each request is
-//! answered only after its group has committed, so an answer still means "durably settled";
-//! a refused bill is rolled back to its savepoint and does not fail the others; ST6 and ST9 are
-//! the engine's, unchanged. One commit (one fsync) serves many bills under load.
+//! waiting (up to [`SETTLE_GROUP_LEN_MAX`]), groups it by caller context (actor, channel,
+//! business date) and settles each group in one durable transaction with
+//! `Engine::settle_many`. Each request is answered only after its group has committed, so an
+//! answer still means "durably settled"; a refused bill is rolled back to its savepoint and does
+//! not fail the others; ST6 and ST9 are the engine's, unchanged. One commit (one fsync) serves
+//! many bills under load.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;

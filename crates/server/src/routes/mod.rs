@@ -9,6 +9,7 @@
 //! before anything is loaded, and answers with its shape or a problem.
 
 pub mod family;
+pub mod fsi;
 pub mod jobs;
 pub mod networks;
 pub mod outbox;
@@ -37,5 +38,5 @@ pub fn route_table<S: Store + 'static>() -> RouteTable<S> {
         .merge(family::routes())
         .merge(outbox::routes())
         .merge(jobs::routes())
-        .merge(crate::his::routes())
+        .merge(fsi::routes())
 }
