@@ -15,7 +15,7 @@ use crate::routes::shared::{split_account_name, FAMILY};
 use crate::routes::RouteTable;
 use crate::state::AppState;
 use crate::web::layout::{refusal, yuan};
-use crate::web::messages::{account_zh, visit_zh, VISITS};
+use crate::web::messages::{account_zh, step_message_zh, visit_zh, VISITS};
 use crate::web::{Session, WebError, WebQuery, WebResult};
 
 pub(super) fn routes<S: Store + 'static>() -> RouteTable<S> {
@@ -95,20 +95,21 @@ fn explanation(ctx: &Ctx, view: &ExplainView) -> Markup {
             }
             h3 { "每一步的说明（ST7）" }
             ol.steps {
-                @for step in &view.steps { (explanation_step(ctx, step)) }
+                @for step in &view.steps { (explanation_step(ctx, step, &view.visit)) }
             }
             p.hint { "按统筹区政策 " (view.policy) " 计算；只是预估，不结算、不扣钱（Q4）。实际结算时以当时的余额为准。" }
         }
     }
 }
 
-fn explanation_step(ctx: &Ctx, step: &StepView) -> Markup {
+/// One step of the explanation, in the pages' words for the visit type `visit`.
+fn explanation_step(ctx: &Ctx, step: &StepView, visit: &str) -> Markup {
     let paid = step.code.starts_with("paid.");
     html! {
         li class={ "step " @if paid { "paid" } @else { "skip" } } data-code=(step.code) {
             span.mark aria-hidden="true" { @if paid { "✓" } @else { "✗" } }
             span.text {
-                (step.message)
+                (step_message_zh(&step.message, visit))
                 small {
                     @if let Some(account) = &step.account { (account_label(ctx, account)) " · " }
                     "规则 " (step.rule)
