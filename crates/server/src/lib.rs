@@ -1,6 +1,8 @@
 //! The HTTP service of gongji (§12, §16): a JSON API for persons, networks, transfers,
 //! settlement, explanations and queries, with bearer-token roles, problem+json errors, an
 //! OpenAPI document, and the hospital dialect (FSI) of the national platform on its usual path.
+//! The JSON API is [`routes`], one module per resource, the web pages are [`web`]; both register
+//! their routes one way ([`RouteTable`]) and reach the engine through [`AppState`] ([`state`]).
 //!
 //! Invariants:
 //! - Every change goes through [`Engine`], one store transaction per operation; the server reads

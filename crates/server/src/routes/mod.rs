@@ -1,5 +1,5 @@
 //! The JSON API, one module per resource (and per OpenAPI tag). Each module has its `routes()`
-//! (the one way to register a route: [`RouteTable::add`]), its request and answer shapes, its
+//! (the one way to register a route: `RouteTable::add`), its request and answer shapes, its
 //! handlers and its part of the OpenAPI document (merged by [`crate::openapi`]). What several
 //! resources share is in [`shared`], which depends on none of them.
 //!
