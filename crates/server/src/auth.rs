@@ -258,8 +258,9 @@ impl Caller {
     }
 
     /// §12, before anything is loaded: reading the data of `psn_no`. An insured person reads
-    /// only their own; an institution never through this API (the HIS dialect gives it what a
-    /// settlement needs); operators are checked against the area by [`Caller::may_read_person`].
+    /// only their own; an institution never through this API (the hospital dialect gives it
+    /// what a settlement needs); operators are checked against the area by
+    /// [`Caller::may_read_person`].
     pub fn may_ask_about(&self, psn_no: &str) -> Result<(), ApiError> {
         match self.spec.role {
             Role::Insured if self.spec.person.as_deref() == Some(psn_no) => Ok(()),

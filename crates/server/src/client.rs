@@ -1,20 +1,34 @@
-//! A minimal blocking HTTP/1.1 client over one keep-alive connection, for the integration
-//! tests and the load benchmark: requests with `Content-Length`, answers with
-//! `Content-Length` or chunked bodies. Not a general client (no TLS, no redirects).
+//! The blocking HTTP/1.1 client of the integration tests and the load benchmark: hyper's own
+//! client connection (`hyper::client::conn::http1`) over one keep-alive
+//! `tokio::net::TcpStream`, driven by a current-thread tokio runtime of its own so that its
+//! callers stay synchronous. hyper writes the request and parses the answer (status line,
+//! headers, `Content-Length` or chunked bodies); this module only keeps the connection and
+//! turns the answer into an [`HttpResponse`]. Not a general client: no TLS, no redirects, no
+//! pool.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::error::Error as _;
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Longest status line or header line accepted.
-const LINE_LEN_MAX: usize = 16 * 1024;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+
 /// Largest answer body accepted.
 const BODY_LEN_MAX: usize = 64 * 1024 * 1024;
+/// The longest a connect, or one request and its whole answer, may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: u16,
+    /// In the order received; names in lower case, as HTTP/1.1 servers of hyper send them.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -34,27 +48,27 @@ impl HttpResponse {
     }
 }
 
+/// One keep-alive connection to `addr`, opened on the first request.
 pub struct HttpClient {
     addr: SocketAddr,
-    connection: Option<BufReader<TcpStream>>,
+    // Dropped before the runtime, whose drop ends the connection's task and closes the socket.
+    connection: Option<SendRequest<Full<Bytes>>>,
+    runtime: Option<Runtime>,
 }
 
 impl HttpClient {
     pub fn new(addr: SocketAddr) -> HttpClient {
-        HttpClient { addr, connection: None }
+        HttpClient { addr, connection: None, runtime: None }
     }
 
-    /// Sends one request and reads its answer. A request on a reused connection that the
+    /// Sends one request and reads its answer. A request on a kept-alive connection that the
     /// server had closed meanwhile is sent again once on a new connection.
     pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<HttpResponse> {
-        let reused = self.connection.is_some();
-        match self.send_once(method, path, headers, body) {
-            Err(err) if reused && is_closed(&err) => {
-                self.connection = None;
-                self.send_once(method, path, headers, body)
-            }
-            other => other,
+        if self.runtime.is_none() {
+            self.runtime = Some(tokio::runtime::Builder::new_current_thread().enable_all().build()?);
         }
+        let runtime = self.runtime.as_ref().expect("built above");
+        runtime.block_on(exchange(self.addr, &mut self.connection, method, path, headers, body))
     }
 
     /// A JSON request with an optional bearer token.
@@ -67,96 +81,113 @@ impl HttpClient {
         let bytes = body.map(|b| serde_json::to_vec(b).expect("JSON values serialise")).unwrap_or_default();
         self.send(method, path, &headers, &bytes)
     }
+}
 
-    fn send_once(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<HttpResponse> {
-        if self.connection.is_none() {
-            let stream = TcpStream::connect(self.addr)?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(IO_TIMEOUT))?;
-            stream.set_write_timeout(Some(IO_TIMEOUT))?;
-            self.connection = Some(BufReader::new(stream));
-        }
-        let connection = self.connection.as_mut().expect("connected above");
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.addr, body.len());
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut message = head.into_bytes();
-        message.extend_from_slice(body);
-        // A server may answer (413) and close before reading a large body: the answer is
-        // still read below.
-        let written = connection.get_mut().write_all(&message);
-        let response = read_response(connection);
-        let response = match (response, written) {
-            (Ok(response), _) => response,
-            (Err(err), Err(write_err)) if !is_closed(&err) => return Err(write_err),
-            (Err(err), _) => {
-                self.connection = None;
-                return Err(err);
-            }
-        };
-        if response.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
-            self.connection = None;
-        }
-        Ok(response)
+async fn exchange(
+    addr: SocketAddr,
+    connection: &mut Option<SendRequest<Full<Bytes>>>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<HttpResponse> {
+    // A kept-alive connection whose end the connection task has seen is replaced before use.
+    let reused = match connection.as_mut() {
+        Some(sender) => sender.ready().await.is_ok(),
+        None => false,
+    };
+    if !reused {
+        *connection = None;
     }
+    match send_once(addr, connection, method, path, headers, body).await {
+        // The server closed it while the request was on its way: once more, on a new one.
+        Err(err) if reused && is_closed(&err) => {
+            *connection = None;
+            send_once(addr, connection, method, path, headers, body).await
+        }
+        other => other,
+    }
+}
+
+async fn send_once(
+    addr: SocketAddr,
+    connection: &mut Option<SendRequest<Full<Bytes>>>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<HttpResponse> {
+    let request = request(addr, method, path, headers, body)?;
+    if connection.is_none() {
+        *connection = Some(connect(addr).await?);
+    }
+    let sender = connection.as_mut().expect("connected above");
+    let answer = async {
+        let response = sender.send_request(request).await.map_err(io_error)?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, BODY_LEN_MAX).collect().await.map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?.to_bytes();
+        Ok::<_, io::Error>((parts, body))
+    };
+    let (parts, body) = match tokio::time::timeout(IO_TIMEOUT, answer).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(err)) => {
+            *connection = None;
+            return Err(err);
+        }
+        Err(_) => {
+            *connection = None;
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"));
+        }
+    };
+    if parts.headers.get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close")) {
+        *connection = None;
+    }
+    let headers = parts.headers.iter().map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).trim().to_string())).collect();
+    Ok(HttpResponse { status: parts.status.as_u16(), headers, body: body.to_vec() })
+}
+
+/// The request as given: `Host` and `Content-Length` first, then the caller's headers in their
+/// order (a name given twice is sent twice), their values as bytes.
+fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<Request<Full<Bytes>>> {
+    let invalid = |err: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, err.to_string());
+    let mut builder = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).map_err(|e| invalid(&e))?)
+        .uri(path)
+        .header(HOST, addr.to_string())
+        .header(CONTENT_LENGTH, body.len());
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
+        let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|e| invalid(&e))?;
+        builder = builder.header(name, value);
+    }
+    builder.body(Full::new(Bytes::copy_from_slice(body))).map_err(|e| invalid(&e))
+}
+
+async fn connect(addr: SocketAddr) -> io::Result<SendRequest<Full<Bytes>>> {
+    let stream = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(addr)).await.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect"))??;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(io_error)?;
+    // The connection's task reads and writes the socket; it runs while `send` blocks on the
+    // runtime, and ends when the server closes the connection or the client is dropped.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// hyper's error as an I/O error; a connection that ended before the answer did is
+/// `ConnectionAborted` (or the socket's own error), which [`exchange`] retries once.
+fn io_error(err: hyper::Error) -> io::Error {
+    let kind = if err.is_canceled() || err.is_closed() || err.is_incomplete_message() {
+        io::ErrorKind::ConnectionAborted
+    } else if err.is_timeout() {
+        io::ErrorKind::TimedOut
+    } else {
+        err.source().and_then(|source| source.downcast_ref::<io::Error>()).map_or(io::ErrorKind::Other, io::Error::kind)
+    };
+    io::Error::new(kind, err)
 }
 
 fn is_closed(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted)
-}
-
-fn read_line(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
-    let mut line = Vec::new();
-    let read = reader.by_ref().take(LINE_LEN_MAX as u64).read_until(b'\n', &mut line)?;
-    if read == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
-    }
-    if !line.ends_with(b"\n") {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
-    }
-    Ok(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string())
-}
-
-fn read_response(reader: &mut BufReader<TcpStream>) -> io::Result<HttpResponse> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-    let status_line = read_line(reader)?;
-    let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("bad status line"))?;
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(reader)?;
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').ok_or_else(|| invalid("bad header line"))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let header = |name: &str| headers.iter().find(|(n, _): &&(String, String)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let size_line = read_line(reader)?;
-            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16).map_err(|_| invalid("bad chunk size"))?;
-            if body.len() + size > BODY_LEN_MAX {
-                return Err(invalid("body too large"));
-            }
-            if size == 0 {
-                while !read_line(reader)?.is_empty() {}
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..])?;
-            read_line(reader)?;
-        }
-    } else if let Some(length) = header("content-length") {
-        let length: usize = length.parse().map_err(|_| invalid("bad content-length"))?;
-        if length > BODY_LEN_MAX {
-            return Err(invalid("body too large"));
-        }
-        body.resize(length, 0);
-        reader.read_exact(&mut body)?;
-    }
-    Ok(HttpResponse { status, headers, body })
 }

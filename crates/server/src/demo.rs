@@ -308,7 +308,7 @@ pub fn issue_tokens<S: Store>(store: &S) -> Result<Vec<(String, String)>, ApiErr
     let specs = [
         ("admin", TokenSpec { role: Role::Admin, area: None, institution: None, person: None, name: "demo-admin".into() }),
         (
-            "institution H0001 (settles, pre-settles, cancels its bills; the HIS dialect)",
+            "institution H0001 (settles, pre-settles, cancels its bills; the hospital dialect, FSI)",
             TokenSpec { role: Role::Institution, area: None, institution: Some(DEMO_INSTITUTION.into()), person: None, name: "demo-hospital".into() },
         ),
         (

@@ -1,7 +1,6 @@
-//! Batch jobs over HTTP (§10: B1 year-end, B2 presets, B3 refund sync), for the agency's
-//! operators and admins. `POST /api/v1/jobs` starts a job on a background thread of its own and
-//! answers at once (202) with the job's id; `GET /api/v1/jobs/{id}` shows its progress and, once
-//! finished, its summary (accounts, amount, skipped with reasons, time) or its error.
+//! Batch jobs started over HTTP (§10: B1 year-end, B2 presets, B3 refund sync): each run on a
+//! thread of its own, with its progress and its outcome kept for the readers of
+//! `GET /api/v1/jobs/{id}` (the routes are [`crate::routes::jobs`]).
 //!
 //! Decisions:
 //! - The engine runs each job over every planning area (the jobs are agency-wide, as in the
@@ -19,21 +18,13 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use gongji_engine::jobs::{JobHooks, JobSummary};
 use gongji_engine::Engine;
 use gongji_store::Store;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::auth::Credentials;
-use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult, Problem};
-use crate::wire::parse_date;
-use crate::AppState;
 
 /// Finished runs kept for `GET /api/v1/jobs`.
 pub const JOB_RUNS_KEPT: usize = 100;
@@ -78,115 +69,56 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JobRequest {
-    /// `year_end` (B1, needs `year`), `preset` (B2) or `refund_sync` (B3); the last two run for
-    /// `date`, the server's business date when absent.
-    pub job: String,
-    pub year: Option<i32>,
-    /// `YYYY-MM-DD`.
-    pub date: Option<String>,
+/// How a run stands: running, done with what the engine reports, or failed with its problem.
+#[derive(Debug, Clone)]
+pub enum JobOutcome {
+    Running,
+    Done(JobSummary),
+    Failed(Problem),
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SkippedView {
-    /// The person (psn_no) or planning area skipped.
-    pub subject: String,
-    pub reason: String,
-}
-
-/// What a finished job did (§10: accounts touched, amounts, skipped with reasons, time).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct JobSummaryView {
-    pub accounts: u64,
-    pub amount: String,
-    pub skipped: Vec<SkippedView>,
-    /// Subjects an earlier (possibly interrupted) run of the same period had done.
-    pub already_done: u64,
-    pub elapsed_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct JobView {
-    pub id: u64,
-    /// `year_end`, `preset` or `refund_sync`.
-    pub job: String,
-    pub year: Option<i32>,
-    pub date: Option<String>,
-    /// `running`, `done` or `failed`.
-    pub state: String,
+/// A run at one moment: its outcome so far, when it finished, and its progress counters.
+#[derive(Debug, Clone)]
+pub struct JobProgress {
+    pub outcome: JobOutcome,
+    pub finished_at: Option<DateTime<Utc>>,
     /// Subjects (persons, holdings) done so far.
     pub done: u64,
-    /// Subjects in all, when the job knows it in advance (refund sync); otherwise `null`.
-    pub total: Option<u64>,
-    /// Role and name of the token that started it.
-    pub started_by: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub summary: Option<JobSummaryView>,
-    pub error: Option<Problem>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobListView {
-    /// Newest first.
-    pub items: Vec<JobView>,
-}
-
-enum Outcome {
-    Running,
-    Done(JobSummaryView),
-    Failed(Problem),
+    /// Subjects in all where the job knows it in advance (refund sync), else 0.
+    pub total: u64,
 }
 
 /// One run of a job, shared between its thread and the readers of its progress.
 pub struct JobRun {
-    id: u64,
-    kind: JobKind,
-    year: Option<i32>,
-    date: Option<NaiveDate>,
+    pub id: u64,
+    pub kind: JobKind,
+    pub year: Option<i32>,
+    pub date: Option<NaiveDate>,
     /// The business date the job was started on (B1–B3: nothing runs before its day).
-    today: NaiveDate,
-    started_by: String,
-    started_at: DateTime<Utc>,
+    pub today: NaiveDate,
+    /// Role and name of the token that started it.
+    pub started_by: String,
+    pub started_at: DateTime<Utc>,
     done: AtomicU64,
     total: AtomicU64,
-    finish: Mutex<(Outcome, Option<DateTime<Utc>>)>,
+    finish: Mutex<(JobOutcome, Option<DateTime<Utc>>)>,
 }
 
 impl JobRun {
     fn is_running(&self) -> bool {
-        matches!(lock(&self.finish).0, Outcome::Running)
+        matches!(lock(&self.finish).0, JobOutcome::Running)
     }
 
-    fn progress(&self, done: u64, total: u64) {
+    fn advance(&self, done: u64, total: u64) {
         self.done.store(done, Ordering::Relaxed);
         self.total.store(total, Ordering::Relaxed);
     }
 
-    pub fn view(&self) -> JobView {
+    /// Where the run stands now.
+    pub fn progress(&self) -> JobProgress {
         let finish = lock(&self.finish);
         let total = self.total.load(Ordering::Relaxed);
-        let (state, summary, error) = match &finish.0 {
-            Outcome::Running => ("running", None, None),
-            Outcome::Done(summary) => ("done", Some(summary.clone()), None),
-            Outcome::Failed(problem) => ("failed", None, Some(problem.clone())),
-        };
-        JobView {
-            id: self.id,
-            job: self.kind.as_str().into(),
-            year: self.year,
-            date: self.date.map(|d| d.to_string()),
-            state: state.into(),
-            done: self.done.load(Ordering::Relaxed),
-            total: (total > 0).then_some(total),
-            started_by: self.started_by.clone(),
-            started_at: self.started_at.to_rfc3339(),
-            finished_at: finish.1.map(|t| t.to_rfc3339()),
-            summary,
-            error,
-        }
+        JobProgress { outcome: finish.0.clone(), finished_at: finish.1, done: self.done.load(Ordering::Relaxed), total }
     }
 }
 
@@ -231,7 +163,7 @@ impl JobRegistry {
             started_at: Utc::now(),
             done: AtomicU64::new(0),
             total: AtomicU64::new(0),
-            finish: Mutex::new((Outcome::Running, None)),
+            finish: Mutex::new((JobOutcome::Running, None)),
         });
         let worker = run.clone();
         let span = tracing::info_span!("job", id = run.id, job = kind.as_str());
@@ -244,12 +176,17 @@ impl JobRegistry {
                     .unwrap_or_else(|_| Err(ApiError::internal("the job's thread panicked")));
                 let outcome = match result {
                     Ok(summary) => {
-                        tracing::info!(accounts = summary.accounts, skipped = summary.skipped.len(), elapsed_ms = summary.elapsed_ms, "job done");
-                        Outcome::Done(summary)
+                        tracing::info!(
+                            accounts = summary.accounts,
+                            skipped = summary.skipped.len(),
+                            elapsed_ms = summary.elapsed.as_millis() as u64,
+                            "job done"
+                        );
+                        JobOutcome::Done(summary)
                     }
                     Err(err) => {
                         err.log();
-                        Outcome::Failed(err.problem())
+                        JobOutcome::Failed(err.problem())
                     }
                 };
                 *lock(&worker.finish) = (outcome, Some(Utc::now()));
@@ -272,97 +209,14 @@ impl JobRegistry {
     }
 }
 
-fn execute<S: Store>(engine: &Engine<S>, run: &JobRun) -> ApiResult<JobSummaryView> {
-    let progress = |done: u64, total: u64| run.progress(done, total);
+fn execute<S: Store>(engine: &Engine<S>, run: &JobRun) -> ApiResult<JobSummary> {
+    let progress = |done: u64, total: u64| run.advance(done, total);
     let hooks = JobHooks { progress: &progress, ..JobHooks::default() };
-    let summary: JobSummary = match run.kind {
+    Ok(match run.kind {
         JobKind::YearEnd => engine.run_year_end(run.year.ok_or_else(|| ApiError::input("year_end needs a year"))?, run.today, &hooks)?,
         JobKind::Preset => engine.run_presets(run.date.ok_or_else(|| ApiError::input("preset needs a date"))?, run.today, &hooks)?,
         JobKind::RefundSync => engine.run_refund_sync(run.date.ok_or_else(|| ApiError::input("refund_sync needs a date"))?, run.today, &progress)?,
-    };
-    Ok(JobSummaryView {
-        accounts: summary.accounts,
-        amount: summary.amount.to_string(),
-        skipped: summary.skipped.into_iter().map(|(subject, reason)| SkippedView { subject, reason }).collect(),
-        already_done: summary.already_done,
-        elapsed_ms: summary.elapsed.as_millis() as u64,
     })
-}
-
-/// B1–B3: start a batch job on a background thread; poll `GET /api/v1/jobs/{id}` for progress.
-#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobRequest,
-    responses((status = 202, body = JobView), (status = "default", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn start_job<S: Store + 'static>(
-    State(state): State<AppState<S>>,
-    credentials: Credentials,
-    ApiJson(request): ApiJson<JobRequest>,
-) -> ApiResult<(StatusCode, Json<JobView>)> {
-    let kind = JobKind::parse(&request.job).ok_or_else(|| ApiError::input(format!("job is year_end, preset or refund_sync, not {:?}", request.job)))?;
-    let date = request.date.as_deref().map(|d| parse_date(d, "date")).transpose()?;
-    let (year, date) = match kind {
-        JobKind::YearEnd => {
-            if date.is_some() {
-                return Err(ApiError::input("year_end takes a year, not a date"));
-            }
-            let year = request.year.ok_or_else(|| ApiError::input("year_end needs a year"))?;
-            if NaiveDate::from_ymd_opt(year, 12, 31).is_none() {
-                return Err(ApiError::input(format!("no such year {year}")));
-            }
-            (Some(year), None)
-        }
-        JobKind::Preset | JobKind::RefundSync => {
-            if request.year.is_some() {
-                return Err(ApiError::input(format!("{} takes a date, not a year", kind.as_str())));
-            }
-            (None, Some(date.unwrap_or_else(|| state.business_date())))
-        }
-    };
-    let engine = state.engine.clone();
-    let registry = state.jobs.clone();
-    let view = state
-        .call(credentials, move |engine_ref, caller, today| {
-            caller.may_run_jobs()?;
-            // B1–B3: a job that is not due is refused here, before a thread starts.
-            check_due(engine_ref, kind, year, date, today)?;
-            let started_by = format!("{} {}", caller.role().as_str(), caller.spec.name);
-            Ok(registry.start(engine, kind, year, date, today, started_by)?.view())
-        })
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(view)))
-}
-
-/// The jobs started since the server started, newest first.
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
-    responses((status = 200, body = JobListView), (status = "default", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn list_jobs<S: Store + 'static>(State(state): State<AppState<S>>, credentials: Credentials) -> ApiResult<Json<JobListView>> {
-    let registry = state.jobs.clone();
-    let view = state
-        .call(credentials, move |_, caller, _| {
-            caller.may_run_jobs()?;
-            Ok(JobListView { items: registry.list().iter().map(|r| r.view()).collect() })
-        })
-        .await?;
-    Ok(Json(view))
-}
-
-/// One job: progress while it runs; its summary or error when it has finished.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = u64, Path)),
-    responses((status = 200, body = JobView), (status = "default", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn get_job<S: Store + 'static>(State(state): State<AppState<S>>, credentials: Credentials, ApiPath(id): ApiPath<u64>) -> ApiResult<Json<JobView>> {
-    let registry = state.jobs.clone();
-    let view = state
-        .call(credentials, move |_, caller, _| {
-            caller.may_run_jobs()?;
-            let run = registry
-                .get(id)
-                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, job_code::NOT_FOUND, "", format!("no job {id} since the server started")))?;
-            Ok(run.view())
-        })
-        .await?;
-    Ok(Json(view))
 }
 
 /// B1–B3: whether the job may run on the business date `today` (`job.not_due` if not).

@@ -1,6 +1,8 @@
 //! The HTTP service of gongji (§12, §16): a JSON API for persons, networks, transfers,
 //! settlement, explanations and queries, with bearer-token roles, problem+json errors, an
-//! OpenAPI document, and the national hospital (HIS) dialect on its usual path.
+//! OpenAPI document, and the hospital dialect (FSI) of the national platform on its usual path.
+//! The JSON API is [`routes`], one module per resource, the web pages are [`web`]; both register
+//! their routes one way ([`RouteTable`]) and reach the engine through [`AppState`] ([`state`]).
 //!
 //! Invariants:
 //! - Every change goes through [`Engine`], one store transaction per operation; the server reads
@@ -19,19 +21,20 @@
 //! - Client text reaches a log only escaped (`?`, Debug) or validated: a client's `x-request-id`
 //!   is kept only when it is a short token ([`is_request_id_token`]), else replaced.
 
-pub mod api;
 pub mod auth;
-pub mod batch;
 pub mod client;
 pub mod demo;
 pub mod extract;
-pub mod family_api;
-pub mod his;
 pub mod jobs;
 pub mod openapi;
 pub mod problem;
+pub mod routes;
+pub mod settle_queue;
+pub mod state;
 pub mod web;
-pub mod wire;
+
+pub use routes::{route_table, RouteTable};
+pub use state::{AppState, ServerConfig, BODY_LEN_MAX_DEFAULT, HEADER_TIMEOUT_DEFAULT, MAX_CONNECTIONS_DEFAULT, REQUEST_TIMEOUT_DEFAULT};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,13 +43,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::handler::Handler;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{on, MethodFilter};
 use axum::Router;
-use chrono::{Local, NaiveDate};
 use gongji_engine::Engine;
 use gongji_store::Store;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -56,20 +56,8 @@ use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{Caller, Credentials};
-use crate::problem::{http_code, ApiError, ApiResult};
+use crate::problem::{http_code, ApiError};
 
-/// Request bodies larger than this are refused with 413 before they are read in full.
-pub const BODY_LEN_MAX_DEFAULT: usize = 1024 * 1024;
-/// A request that takes longer is answered 503 `http.timeout`.
-pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
-/// A client that has not sent a request's whole header in this time is disconnected, and so is
-/// a kept-alive connection idle this long (issue 12 item 5). HIS clients send a header in one
-/// packet; ten seconds leave room for a slow mobile network.
-pub const HEADER_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
-/// At most this many connections are open at once (issue 12 item 5); with
-/// [`FILE_DESCRIPTORS_RESERVED`] it fits the usual open-file limit of 1024.
-pub const MAX_CONNECTIONS_DEFAULT: usize = 512;
 /// Open files the service needs besides its connections: the SQLite database with its WAL and
 /// shared-memory files, the listener, the runtime's poller and wakers, signals, std streams.
 pub const FILE_DESCRIPTORS_RESERVED: u64 = 64;
@@ -79,163 +67,15 @@ pub const REQUEST_ID_LEN_MAX: usize = 64;
 /// (out of file descriptors, out of memory) before it tries again.
 const ACCEPT_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
-/// How the service runs. `business_date` fixes the date of every operation (tests, demos,
-/// rehearsals); by default it is today's local date.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub body_len_max: usize,
-    pub request_timeout: Duration,
-    /// The longest a client may take to send a request's headers, and the longest a kept-alive
-    /// connection may stay idle; then the connection is closed without an answer.
-    pub header_timeout: Duration,
-    /// The most connections open at once; beyond, clients wait in the kernel's accept queue.
-    pub max_connections: usize,
-    pub business_date: Option<NaiveDate>,
-    /// `serve --demo`: the web sign-in page lists the demo families and signs in as one of
-    /// them, or as the demo area's operator, without a token (see [`web`]) — only on a store
-    /// that carries the demo mark ([`demo::prepare`]).
-    pub demo: bool,
-}
-
-impl Default for ServerConfig {
-    fn default() -> ServerConfig {
-        ServerConfig {
-            body_len_max: BODY_LEN_MAX_DEFAULT,
-            request_timeout: REQUEST_TIMEOUT_DEFAULT,
-            header_timeout: HEADER_TIMEOUT_DEFAULT,
-            max_connections: MAX_CONNECTIONS_DEFAULT,
-            business_date: None,
-            demo: false,
-        }
-    }
-}
-
-/// What every handler shares: the engine and the configuration.
-pub struct AppState<S: Store> {
-    pub engine: Arc<Engine<S>>,
-    pub config: Arc<ServerConfig>,
-    /// Group commit of settlements (see [`batch`]).
-    pub settle_queue: Arc<batch::SettleQueue>,
-    /// Batch jobs started over HTTP (see [`jobs`]).
-    pub jobs: Arc<jobs::JobRegistry>,
-}
-
-impl<S: Store> Clone for AppState<S> {
-    fn clone(&self) -> Self {
-        AppState { engine: self.engine.clone(), config: self.config.clone(), settle_queue: self.settle_queue.clone(), jobs: self.jobs.clone() }
-    }
-}
-
-impl<S: Store + 'static> AppState<S> {
-    pub fn business_date(&self) -> NaiveDate {
-        self.config.business_date.unwrap_or_else(|| Local::now().date_naive())
-    }
-
-    /// Authenticates the caller and runs `work` with the engine on the blocking pool, inside
-    /// the request's tracing span. A panic in `work` becomes an opaque 500.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        credentials: Credentials,
-        work: impl FnOnce(&Engine<S>, &Caller, NaiveDate) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
-        let engine = self.engine.clone();
-        let today = self.business_date();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let caller = auth::authenticate(engine.store(), &credentials)?;
-            span.record("role", caller.role().as_str());
-            span.record("token", caller.token_id);
-            work(&engine, &caller, today)
-        })
-        .await
-        .map_err(|err| ApiError::internal(format!("engine task failed: {err}")))?
-    }
-
-    /// Runs `work` on the blocking pool without authentication (health, the HIS dialect,
-    /// which authenticates inside so that it can answer in its own envelope).
-    pub async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Engine<S>, NaiveDate) -> T + Send + 'static) -> ApiResult<T> {
-        let engine = self.engine.clone();
-        let today = self.business_date();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            work(&engine, today)
-        })
-        .await
-        .map_err(|err| ApiError::internal(format!("engine task failed: {err}")))
-    }
-}
-
-/// The routes of the service, each added with its method, so that the list of routes and the
-/// router cannot differ (the OpenAPI test compares this list with the document).
-pub struct RouteTable<S: Store + 'static> {
-    router: Router<AppState<S>>,
-    routes: Vec<(Method, &'static str)>,
-}
-
-impl<S: Store + 'static> RouteTable<S> {
-    fn new() -> RouteTable<S> {
-        RouteTable { router: Router::new(), routes: Vec::new() }
-    }
-
-    fn add<H: Handler<T, AppState<S>>, T: 'static>(mut self, method: Method, path: &'static str, handler: H) -> RouteTable<S> {
-        let filter = MethodFilter::try_from(method.clone()).expect("routes use standard methods");
-        self.router = self.router.route(path, on(filter, handler));
-        self.routes.push((method, path));
-        self
-    }
-
-    /// Every route as (method, path), in the order added.
-    pub fn routes(&self) -> &[(Method, &'static str)] {
-        &self.routes
-    }
-}
-
-/// All routes of the service.
-pub fn route_table<S: Store + 'static>() -> RouteTable<S> {
-    use api::*;
-    RouteTable::new()
-        .add(Method::GET, "/health", health::<S>)
-        .add(Method::GET, "/openapi.json", openapi_json)
-        .add(Method::POST, "/api/v1/persons", register_person::<S>)
-        .add(Method::GET, "/api/v1/persons/{psn_no}", get_person::<S>)
-        .add(Method::POST, "/api/v1/persons/{psn_no}/credits", credit::<S>)
-        .add(Method::POST, "/api/v1/persons/{psn_no}/moves", move_money::<S>)
-        .add(Method::PUT, "/api/v1/persons/{psn_no}/preset", set_preset::<S>)
-        .add(Method::POST, "/api/v1/persons/{psn_no}/explain", explain::<S>)
-        .add(Method::GET, "/api/v1/persons/{psn_no}/statement", statement::<S>)
-        .add(Method::POST, "/api/v1/persons/{psn_no}/network/confirm", confirm_member::<S>)
-        .add(Method::POST, "/api/v1/persons/{psn_no}/network/leave", leave_network::<S>)
-        // Relative transfer, association, quotas, premiums, the outbox (issue 8): see family_api.
-        .add_family_routes()
-        .add(Method::POST, "/api/v1/networks", create_network::<S>)
-        .add(Method::POST, "/api/v1/networks/{promoter}/members", add_member::<S>)
-        .add(Method::POST, "/api/v1/networks/{promoter}/members/{member}/remove", remove_member::<S>)
-        .add(Method::PUT, "/api/v1/networks/{promoter}/order", reorder::<S>)
-        .add(Method::POST, "/api/v1/networks/{promoter}/dissolve", dissolve::<S>)
-        .add(Method::POST, "/api/v1/institutions/{institution}/bills", settle::<S>)
-        .add(Method::POST, "/api/v1/institutions/{institution}/presettlements", presettle::<S>)
-        .add(Method::GET, "/api/v1/institutions/{institution}/bills/{bill_id}", get_bill::<S>)
-        .add(Method::POST, "/api/v1/institutions/{institution}/bills/{bill_id}/cancel", cancel::<S>)
-        .add(Method::GET, "/api/v1/areas/{area}/network-events", network_events::<S>)
-        .add(Method::GET, "/api/v1/areas/{area}/mut-movements", mut_movements::<S>)
-        .add(Method::GET, "/api/v1/audit", audit::<S>)
-        .add(Method::POST, "/api/v1/jobs", jobs::start_job::<S>)
-        .add(Method::GET, "/api/v1/jobs", jobs::list_jobs::<S>)
-        .add(Method::GET, "/api/v1/jobs/{id}", jobs::get_job::<S>)
-        .add(Method::POST, his::HIS_PATH, his::call_service::<S>)
-}
-
 /// The whole service: routes, limits, request ids, logs, problem answers for unknown routes.
 pub fn app<S: Store + 'static>(engine: Arc<Engine<S>>, config: ServerConfig) -> Router {
     let timeout = config.request_timeout;
     let body_len_max = config.body_len_max;
-    let settle_queue = Arc::new(batch::SettleQueue::start(engine.clone()));
+    let settle_queue = Arc::new(settle_queue::SettleQueue::start(engine.clone()));
     let state = AppState { engine, config: Arc::new(config), settle_queue, jobs: Arc::default() };
     route_table::<S>()
-        .router
         .merge(web::routes::<S>())
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -168,7 +168,7 @@ fn issue12_item8_s12_an_institution_learns_nothing_about_persons_or_other_bills(
         ("2208", json!({"setl_id": "b-1", "mdtrt_id": "b-1", "psn_no": "B1"}), json!({"setl_id": "nope", "mdtrt_id": "nope", "psn_no": "NOBODY"})),
     ] {
         let envelope = |data: Value| json!({"infno": infno, "msgid": "m1", "fixmedins_code": "H0001", "input": {"data": data}});
-        let path = gongji_server::his::HIS_PATH;
+        let path = gongji_server::routes::fsi::FSI_PATH;
         let on_existing = app.call("POST", path, &h0002, Some(envelope(existing)));
         let on_nobody = app.call("POST", path, &h0002, Some(envelope(nobody)));
         assert_eq!(on_existing.status, 403, "{infno}: {}", on_existing.text());

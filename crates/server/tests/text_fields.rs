@@ -107,7 +107,7 @@ fn issue12_item6_s16_his_fields_are_refused_in_the_platforms_envelope() {
         ),
         (envelope("1101", "H0001", json!({"mdtrt_cert_type": "02", "mdtrt_cert_no": b1.as_str(), "psn_name": "乙\u{202E}"})), "psn_name"),
     ] {
-        let response = app.call("POST", gongji_server::his::HIS_PATH, &hospital, Some(request));
+        let response = app.call("POST", gongji_server::routes::fsi::FSI_PATH, &hospital, Some(request));
         assert_eq!(response.status, 400, "{field}: {}", response.text());
         let answer = response.json();
         assert_eq!((answer["infcode"].clone(), answer["gongji_code"].clone()), (json!(-1), json!("input.invalid")), "{answer}");

@@ -4,10 +4,9 @@
 
 use axum::body::to_bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use gongji_core::{ErrorCode, IdNumber};
 use gongji_store::Store;
 use maud::{html, Markup};
@@ -17,25 +16,29 @@ use serde_json::Value;
 use super::layout::{confirm_form, refusal, refusal_parts, yuan, Page};
 use super::messages::{channel_zh, entry_kind_zh, job_state_zh, job_zh, network_event_zh};
 use super::{html_page, see_other, viewer, Session, Viewer, WebError, WebForm, WebQuery, WebResult};
-use crate::api;
 use crate::auth::Role;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::jobs::{self, JobKind, JobRequest, JobView};
+use crate::jobs::{self, JobKind};
 use crate::problem::{ApiError, Problem};
-use crate::wire::{parse_date, BatchQuery};
-use crate::AppState;
+use crate::routes::jobs::{self as job_routes, JobRequest, JobView};
+use crate::routes::queries::{self, AreaQuery};
+use crate::routes::shared::parse_date;
+use crate::routes::RouteTable;
+use crate::state::AppState;
 
 /// Rows per page of a batch query on screen (the CSV has them all, up to the API's limit).
 const QUERY_PAGE_LEN: usize = 50;
 
-pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/web/counter", get(counter_home::<S>).post(find::<S>))
-        .route("/web/counter/jobs", get(jobs_page::<S>).post(start_job::<S>))
-        .route("/web/counter/jobs/{id}", get(job_page::<S>))
-        .route("/web/counter/jobs/{id}/progress", get(job_progress::<S>))
-        .route("/web/counter/queries", get(queries::<S>))
-        .route("/web/counter/queries/csv", get(queries_csv::<S>))
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new()
+        .add(Method::GET, "/web/counter", counter_home::<S>)
+        .add(Method::POST, "/web/counter", find::<S>)
+        .add(Method::GET, "/web/counter/jobs", jobs_page::<S>)
+        .add(Method::POST, "/web/counter/jobs", start_job::<S>)
+        .add(Method::GET, "/web/counter/jobs/{id}", job_page::<S>)
+        .add(Method::GET, "/web/counter/jobs/{id}/progress", job_progress::<S>)
+        .add(Method::GET, "/web/counter/queries", queries_page::<S>)
+        .add(Method::GET, "/web/counter/queries/csv", queries_csv::<S>)
 }
 
 /// The counter pages are for operators and admins; the API checks each action again.
@@ -143,7 +146,7 @@ async fn jobs_page<S: Store + 'static>(State(state): State<AppState<S>>, session
 }
 
 async fn jobs_response<S: Store + 'static>(state: &AppState<S>, session: &Session, viewer: &Viewer, form: &JobForm, refused: Option<&ApiError>) -> WebResult {
-    let list = jobs::list_jobs(State(state.clone()), session.credentials()).await.map_err(|e| viewer.refused(e))?.0;
+    let list = job_routes::list_jobs(State(state.clone()), session.credentials()).await.map_err(|e| viewer.refused(e))?.0;
     let today = state.business_date();
     // B1: the year offered is the one whose year-end may run now.
     let default_year = state
@@ -279,7 +282,7 @@ async fn start_job<S: Store + 'static>(State(state): State<AppState<S>>, session
         return Ok(counter_page(&viewer, "确认运行作业", StatusCode::OK, None, body));
     }
     let request = JobRequest { job: kind.as_str().to_string(), year, date: date.map(|d| d.to_string()) };
-    match jobs::start_job(State(state.clone()), session.credentials(), ApiJson(request)).await {
+    match job_routes::start_job(State(state.clone()), session.credentials(), ApiJson(request)).await {
         Ok((_, Json(view))) => Ok(see_other(&format!("/web/counter/jobs/{}", view.id))),
         Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
         Err(err) => {
@@ -291,7 +294,7 @@ async fn start_job<S: Store + 'static>(State(state): State<AppState<S>>, session
 
 async fn job_page<S: Store + 'static>(State(state): State<AppState<S>>, session: Session, ApiPath(id): ApiPath<u64>) -> WebResult {
     let viewer = counter_viewer(&state, &session).await?;
-    let job = jobs::get_job(State(state.clone()), session.credentials(), ApiPath(id)).await.map_err(|e| viewer.refused(e))?.0;
+    let job = job_routes::get_job(State(state.clone()), session.credentials(), ApiPath(id)).await.map_err(|e| viewer.refused(e))?.0;
     let running = job.state == "running";
     // Without JavaScript, the page refreshes itself while the job runs.
     let head = running.then(|| html! { noscript { meta http-equiv="refresh" content="2"; } });
@@ -333,7 +336,7 @@ fn problem_box(problem: &Problem) -> Markup {
 
 /// The job's progress as JSON (the API's own view), for the page's script.
 async fn job_progress<S: Store + 'static>(State(state): State<AppState<S>>, session: Session, ApiPath(id): ApiPath<u64>) -> Response {
-    match jobs::get_job(State(state.clone()), session.credentials(), ApiPath(id)).await {
+    match job_routes::get_job(State(state.clone()), session.credentials(), ApiPath(id)).await {
         Ok(view) => view.into_response(),
         Err(err) => err.into_response(),
     }
@@ -370,7 +373,7 @@ impl QueryForm {
 
 /// Calls the API's batch query handler: JSON page, or the CSV document.
 async fn run_query<S: Store + 'static>(state: &AppState<S>, session: &Session, form: &QueryForm, area: String, csv: bool) -> Result<Response, ApiError> {
-    let query = BatchQuery {
+    let query = AreaQuery {
         from: form.from.clone().unwrap_or_default(),
         to: form.to.clone().unwrap_or_default(),
         limit: if csv { None } else { Some(QUERY_PAGE_LEN) },
@@ -378,12 +381,12 @@ async fn run_query<S: Store + 'static>(state: &AppState<S>, session: &Session, f
         format: Some(if csv { "csv" } else { "json" }.to_string()),
     };
     match form.kind() {
-        "mut-movements" => api::mut_movements(State(state.clone()), session.credentials(), ApiPath(area), ApiQuery(query)).await,
-        _ => api::network_events(State(state.clone()), session.credentials(), ApiPath(area), ApiQuery(query)).await,
+        "mut-movements" => queries::mut_movements(State(state.clone()), session.credentials(), ApiPath(area), ApiQuery(query)).await,
+        _ => queries::network_events(State(state.clone()), session.credentials(), ApiPath(area), ApiQuery(query)).await,
     }
 }
 
-async fn queries<S: Store + 'static>(State(state): State<AppState<S>>, session: Session, WebQuery(form): WebQuery<QueryForm>) -> WebResult {
+async fn queries_page<S: Store + 'static>(State(state): State<AppState<S>>, session: Session, WebQuery(form): WebQuery<QueryForm>) -> WebResult {
     let viewer = counter_viewer(&state, &session).await?;
     let area = form.area(&viewer);
     let today = state.business_date();

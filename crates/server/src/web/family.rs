@@ -1,14 +1,15 @@
 //! The pages of the other family models, shown in areas whose policy enables them: the relative
 //! transfer with its one-time code (Hangzhou, §7, TR1–TR4) and the bindings of the association
 //! model (Shenzhen, §8, S1–S2). As everywhere in `web`, each read and each action is a call of
-//! the JSON API's handler ([`crate::family_api`]); the code reaches the person only as a text
-//! message, never on a page.
+//! the JSON API's handler ([`crate::routes::family`]), and each form that acts has the shape of
+//! the person pages' [`OnPerson::act`] (the transfer request excepted, whose next page is the
+//! code's); the code reaches the person only as a text message, never on a page.
+
+use std::future::ready;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use gongji_core::{IdNumber, Money};
 use gongji_store::Store;
 use maud::html;
@@ -16,24 +17,22 @@ use serde::Deserialize;
 
 use super::layout::{confirm_form, notice, refusal, yuan};
 use super::messages::{account_zh, relation_zh};
-use super::person::{load, Ctx};
-use super::{notice_text, see_other, Session, WebError, WebForm, WebQuery, WebResult};
+use super::person::{at_once, load, refused_status, unconfirmed, Ctx, OnPerson};
+use super::{notice_text, Session, WebError, WebForm, WebQuery, WebResult};
 use crate::extract::{ApiJson, ApiPath};
-use crate::family_api::{self, BindRequest, ConfirmCodeRequest, RelativeTransferRequest};
 use crate::problem::ApiError;
-use crate::AppState;
+use crate::routes::family::{self, BindRequest, ConfirmCodeRequest, RelativeTransferRequest};
+use crate::routes::RouteTable;
+use crate::state::AppState;
 
-pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/web/persons/{psn_no}/transfer", get(transfer_page::<S>).post(transfer_post::<S>))
-        .route("/web/persons/{psn_no}/transfer/confirm", post(transfer_confirm::<S>))
-        .route("/web/persons/{psn_no}/bindings", get(bindings_page::<S>))
-        .route("/web/persons/{psn_no}/bindings/bind", post(bind::<S>))
-        .route("/web/persons/{psn_no}/bindings/unbind", post(unbind::<S>))
-}
-
-fn status_of(refused: Option<&ApiError>) -> StatusCode {
-    refused.map(|e| e.status).unwrap_or(StatusCode::OK)
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new()
+        .add(Method::GET, "/web/persons/{psn_no}/transfer", transfer_page::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/transfer", transfer_post::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/transfer/confirm", transfer_confirm::<S>)
+        .add(Method::GET, "/web/persons/{psn_no}/bindings", bindings_page::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/bindings/bind", bind::<S>)
+        .add(Method::POST, "/web/persons/{psn_no}/bindings/unbind", unbind::<S>)
 }
 
 // ---- relative transfer (TR1–TR4) ----
@@ -94,9 +93,11 @@ fn transfer_form(ctx: &Ctx, form: &TransferForm, refused: Option<&ApiError>) -> 
             }
         }
     };
-    ctx.page("/transfer", "亲属划转", status_of(refused), content)
+    ctx.page("/transfer", "亲属划转", refused_status(refused), content)
 }
 
+/// Not [`OnPerson::act`]: the request is followed by the code page (TR3), not by a redirect, and
+/// both the code page and a refusal show the person as read before the request.
 async fn transfer_post<S: Store + 'static>(
     State(state): State<AppState<S>>,
     session: Session,
@@ -141,7 +142,7 @@ async fn transfer_post<S: Store + 'static>(
         beneficiary_id_number: id_number.as_str().to_string(),
         amount: amount.to_string(),
     };
-    match family_api::request_relative_transfer(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
+    match family::request_relative_transfer(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
         Ok((_, view)) => {
             let view = view.0;
             Ok(code_page(&ctx, view.request_id, Some(&view.phone_masked), &view.amount, None))
@@ -177,7 +178,7 @@ fn code_page(ctx: &Ctx, request_id: i64, phone: Option<&str>, amount: &str, refu
             }
         }
     };
-    ctx.page("/transfer", "输入验证码", status_of(refused), content)
+    ctx.page("/transfer", "输入验证码", refused_status(refused), content)
 }
 
 #[derive(Deserialize)]
@@ -195,17 +196,15 @@ async fn transfer_confirm<S: Store + 'static>(
     ApiPath(psn_no): ApiPath<String>,
     WebForm(form): WebForm<CodeForm>,
 ) -> WebResult {
-    let request = ConfirmCodeRequest { code: form.code.trim().to_string() };
-    match family_api::confirm_relative_transfer(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.request_id)), ApiJson(request)).await
-    {
-        Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}?ok=transferred"))),
-        Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
-        Err(err) => {
-            err.log();
-            let ctx = load(&state, &session, &psn_no).await?;
-            Ok(code_page(&ctx, form.request_id, None, &form.amount, Some(&err)))
-        }
-    }
+    let page = OnPerson { state: &state, session: &session, psn_no: &psn_no };
+    page.act(
+        Ok(ConfirmCodeRequest { code: form.code.trim().to_string() }),
+        at_once(),
+        |request| family::confirm_relative_transfer(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.request_id)), ApiJson(request)),
+        |_| format!("/web/persons/{psn_no}?ok=transferred"),
+        |ctx, err| ready(Ok(code_page(&ctx, form.request_id, None, &form.amount, Some(&err)))),
+    )
+    .await
 }
 
 // ---- association (S1–S2) ----
@@ -225,12 +224,13 @@ async fn bindings_page<S: Store + 'static>(
     ApiPath(psn_no): ApiPath<String>,
     WebQuery(form): WebQuery<BindForm>,
 ) -> WebResult {
-    bindings_response(&state, &session, &psn_no, &form, None).await
+    let ctx = load(&state, &session, &psn_no).await?;
+    bindings_response(&state, &session, &ctx, &form, None).await
 }
 
-async fn bindings_response<S: Store + 'static>(state: &AppState<S>, session: &Session, psn_no: &str, form: &BindForm, refused: Option<&ApiError>) -> WebResult {
-    let ctx = load(state, session, psn_no).await?;
-    let list = family_api::bindings(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| ctx.viewer.refused(e))?.0;
+async fn bindings_response<S: Store + 'static>(state: &AppState<S>, session: &Session, ctx: &Ctx, form: &BindForm, refused: Option<&ApiError>) -> WebResult {
+    let psn_no = ctx.psn();
+    let list = family::bindings(State(state.clone()), session.credentials(), ApiPath(psn_no.to_string())).await.map_err(|e| ctx.viewer.refused(e))?.0;
     let relations = ctx.relations();
     let content = html! {
         @if let Some(text) = notice_text(form.ok.as_deref()) { (notice(text)) }
@@ -280,7 +280,7 @@ async fn bindings_response<S: Store + 'static>(state: &AppState<S>, session: &Se
             }
         }
     };
-    Ok(ctx.page("/bindings", "家庭成员关联", status_of(refused), content))
+    Ok(ctx.page("/bindings", "家庭成员关联", refused_status(refused), content))
 }
 
 async fn bind<S: Store + 'static>(
@@ -289,15 +289,15 @@ async fn bind<S: Store + 'static>(
     ApiPath(psn_no): ApiPath<String>,
     WebForm(form): WebForm<BindForm>,
 ) -> WebResult {
-    let request = BindRequest { relative: form.relative.trim().to_string(), relation: form.relation.clone() };
-    match family_api::bind(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)).await {
-        Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}/bindings?ok=bound"))),
-        Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
-        Err(err) => {
-            err.log();
-            bindings_response(&state, &session, &psn_no, &form, Some(&err)).await
-        }
-    }
+    let page = OnPerson { state: &state, session: &session, psn_no: &psn_no };
+    page.act(
+        Ok(BindRequest { relative: form.relative.trim().to_string(), relation: form.relation.clone() }),
+        at_once(),
+        |request| family::bind(State(state.clone()), session.credentials(), ApiPath(psn_no.clone()), ApiJson(request)),
+        |_| format!("/web/persons/{psn_no}/bindings?ok=bound"),
+        async |ctx, err| bindings_response(&state, &session, &ctx, &form, Some(&err)).await,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -312,18 +312,18 @@ async fn unbind<S: Store + 'static>(
     ApiPath(psn_no): ApiPath<String>,
     WebForm(form): WebForm<UnbindForm>,
 ) -> WebResult {
-    if form.confirmed.as_deref() != Some("yes") {
-        let ctx = load(&state, &session, &psn_no).await?;
+    let page = OnPerson { state: &state, session: &session, psn_no: &psn_no };
+    let confirmation = unconfirmed(&form.confirmed).then_some(|ctx: &Ctx, _: &()| {
         let summary = html! { p { "解除与 " strong { (form.other) } " 的关联？解除后对方不能再使用关联账户的钱。" } };
         let content = confirm_form(&ctx.url("/bindings/unbind"), &[("other", form.other.clone())], "确认解除", &ctx.url("/bindings"), summary);
-        return Ok(ctx.page("/bindings", "确认解除关联", StatusCode::OK, content));
-    }
-    match family_api::unbind(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.other.clone()))).await {
-        Ok(_) => Ok(see_other(&format!("/web/persons/{psn_no}/bindings?ok=unbound"))),
-        Err(err) if err.status == StatusCode::UNAUTHORIZED => Err(WebError::SignIn),
-        Err(err) => {
-            err.log();
-            bindings_response(&state, &session, &psn_no, &BindForm::default(), Some(&err)).await
-        }
-    }
+        ctx.page("/bindings", "确认解除关联", StatusCode::OK, content)
+    });
+    page.act(
+        Ok(()),
+        confirmation,
+        |()| family::unbind(State(state.clone()), session.credentials(), ApiPath((psn_no.clone(), form.other.clone()))),
+        |_| format!("/web/persons/{psn_no}/bindings?ok=unbound"),
+        async |ctx, err| bindings_response(&state, &session, &ctx, &BindForm::default(), Some(&err)).await,
+    )
+    .await
 }

@@ -1,6 +1,13 @@
 //! Plain Chinese words for the stable codes (SPEC §14 and the HTTP layer's own), and labels for
-//! the values the pages show. Presentation only: the rule that refused is the engine's, and the
-//! page shows its code and rule id beside these words.
+//! the values the pages show: the one table of the pages' words, one word per value (visit types
+//! and statuses in the words of the seeds: 定点药店购药, 预防接种, 撤销待清算 …). Presentation
+//! only: the rule that refused is the engine's, and the page shows its code and rule id beside
+//! these words.
+
+use std::borrow::Cow;
+
+use gongji_core::settlement::visit_zh as core_visit_zh;
+use gongji_core::VisitType;
 
 /// What a refusal with `code` means, in plain words. Unknown codes (added later by another
 /// family model) fall back to a general sentence; the page still shows the code and the
@@ -106,6 +113,9 @@ pub fn insurance_zh(insurance: &str) -> &str {
 
 pub const VISITS: [&str; 6] = ["outpatient", "emergency", "inpatient", "pharmacy", "community", "vaccination"];
 
+/// A visit type in the pages' words. seeds/001 says 定点药店购药 (定點葯店購葯) and 预防接种
+/// (預防接種); for `community` the seeds have only Shenzhen's 社康 (社区健康服务), said here the
+/// national way, 社区卫生服务.
 pub fn visit_zh(visit: &str) -> &str {
     match visit {
         "outpatient" => "门诊",
@@ -115,6 +125,21 @@ pub fn visit_zh(visit: &str) -> &str {
         "community" => "社区卫生服务",
         "vaccination" => "预防接种",
         other => other,
+    }
+}
+
+/// An explanation step of the engine (ST7) in the pages' words. The core writes its sentences
+/// with words of its own for three visit types (`gongji_core::settlement::visit_zh`: 药店购药,
+/// 社区门诊, 疫苗接种); a step about `visit` (the one explained) says the word of [`visit_zh`]
+/// instead, so that a page never names one visit type two ways. Nothing changes once the core
+/// uses the same words.
+pub fn step_message_zh<'a>(message: &'a str, visit: &str) -> Cow<'a, str> {
+    let Some(visit_type) = VisitType::parse(visit) else { return Cow::Borrowed(message) };
+    let (core_word, page_word) = (core_visit_zh(visit_type), visit_zh(visit));
+    if core_word == page_word || message.contains(page_word) {
+        Cow::Borrowed(message)
+    } else {
+        Cow::Owned(message.replace(core_word, page_word))
     }
 }
 
@@ -182,6 +207,19 @@ pub fn job_state_zh(state: &str) -> &str {
 mod tests {
     use super::*;
     use gongji_core::ErrorCode;
+
+    #[test]
+    fn every_visit_type_has_one_word_on_the_pages() {
+        assert_eq!(VISITS.len(), VisitType::ALL.len());
+        for visit in VisitType::ALL {
+            let word = visit_zh(visit.as_str());
+            assert!(VISITS.contains(&visit.as_str()) && word != visit.as_str(), "{visit} needs its word in web::messages");
+            // The core's sentence of a step skipped for the visit type (ST2), as the page shows it.
+            let core = format!("本人历年账户：按政策不能支付{}类就诊的自费费用", core_visit_zh(*visit));
+            assert_eq!(step_message_zh(&core, visit.as_str()), format!("本人历年账户：按政策不能支付{word}类就诊的自费费用"));
+        }
+        assert_eq!(step_message_zh("个人现金支付 10.00 元", "pharmacy"), "个人现金支付 10.00 元");
+    }
 
     #[test]
     fn every_spec_14_code_has_its_own_chinese_words() {

@@ -7,7 +7,7 @@
 //!
 //! Invariants:
 //! - No business rule lives here. Every page reads and every form acts by calling the JSON
-//!   API's own handlers ([`crate::api`], [`crate::jobs`]) with the caller's credentials, so the
+//!   API's own handlers ([`crate::routes`]) with the caller's credentials, so the
 //!   engine's rules and the API's role checks (§12, N7–N11) are the ones that apply, and a
 //!   refusal is the API's problem (code, rule, detail) shown with plain Chinese words
 //!   ([`messages`]). The pages only parse what was typed into the API's request shapes and lay
@@ -34,8 +34,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use gongji_core::AreaCode;
 use gongji_store::Store;
 use maud::{html, Markup};
@@ -46,7 +45,8 @@ use self::layout::{notice, refusal, Page};
 use crate::auth::{self, Caller, Credentials, Role, TokenSpec};
 use crate::demo;
 use crate::problem::ApiError;
-use crate::AppState;
+use crate::routes::RouteTable;
+use crate::state::AppState;
 
 /// The cookie that holds the bearer token (HttpOnly, SameSite=Strict, Path=/web).
 pub const SESSION_COOKIE: &str = "gongji_session";
@@ -56,21 +56,23 @@ const DEMO_TOKEN_PREFIX: &str = "web-demo-";
 const APP_CSS: &str = include_str!("../../static/app.css");
 const APP_JS: &str = include_str!("../../static/app.js");
 
-/// Every page and form of the web module; merged into the service's router by [`crate::app`].
-pub fn routes<S: Store + 'static>() -> Router<AppState<S>> {
-    Router::new()
-        .route("/", get(root))
-        .route("/web", get(home::<S>))
-        .route("/web/", get(home::<S>))
-        .route("/web/static/app.css", get(css))
-        .route("/web/static/app.js", get(js))
-        .route("/web/sign-in", get(sign_in_page::<S>).post(sign_in::<S>))
-        .route("/web/demo-sign-in", post(demo_sign_in::<S>))
-        .route("/web/sign-out", post(sign_out::<S>))
+/// Every page and form of the web module, registered like the API's routes
+/// ([`RouteTable`]) and served beside them by [`crate::app`]; not part of the OpenAPI document.
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new()
+        .add(Method::GET, "/", root)
+        .add(Method::GET, "/web", home::<S>)
+        .add(Method::GET, "/web/", home::<S>)
+        .add(Method::GET, "/web/static/app.css", css)
+        .add(Method::GET, "/web/static/app.js", js)
+        .add(Method::GET, "/web/sign-in", sign_in_page::<S>)
+        .add(Method::POST, "/web/sign-in", sign_in::<S>)
+        .add(Method::POST, "/web/demo-sign-in", demo_sign_in::<S>)
+        .add(Method::POST, "/web/sign-out", sign_out::<S>)
         .merge(person::routes::<S>())
         .merge(family::routes::<S>())
         .merge(counter::routes::<S>())
-        .layer(middleware::from_fn(guard))
+        .wrap(|pages| pages.layer(middleware::from_fn(guard)))
 }
 
 /// Who looks at a page: what the navigation and the counter banner need.

@@ -1,15 +1,16 @@
 //! The JSON API of the other family models (issue 8): relative transfer (§7, TR1–TR4),
-//! association (§8, S1–S2), near-relative quotas and the resident premium (§15, X1–X4), and the
-//! notification outbox for admins. Same style as [`crate::api`]: each handler parses its request
-//! completely (money by `Money::parse`, ID numbers by `IdNumber::parse`, unknown fields refused),
-//! then authenticates and calls one engine operation on the blocking pool.
+//! association (§8, S1–S2), near-relative quotas and the resident premium (§15, X1–X4); the
+//! notification outbox they write to is listed by [`super::outbox`]. As in every module of
+//! [`crate::routes`], each handler parses its request completely (money by `Money::parse`, ID
+//! numbers by `IdNumber::parse`, unknown fields refused), then authenticates and calls one
+//! engine operation on the blocking pool.
 //!
 //! Roles (§12), as in the rest of the API:
 //! - `insured` acts only for themselves: the `{psn_no}` of the path (for a premium paid by a
 //!   relative, the `payer`) must be the token's person, checked here before anything is loaded,
 //!   so that the answer does not tell whether another person exists (403 `network.not_allowed`,
 //!   N9, by `Caller::may_act_for`). Reads of another person are 403 `auth.forbidden`, as for
-//!   `GET /persons/{psn_no}` (`api::readable_person`).
+//!   `GET /persons/{psn_no}` (`shared::readable_person`).
 //! - `operator` does this business at the counter of the person's own area, with the person
 //!   present: the engine checks the area against the person's (N9, N11), and answers an unknown
 //!   psn_no as it answers a person of another area (issue 12, item 8).
@@ -21,47 +22,39 @@
 //! stays a CLI/batch job (`gongji outbox drain`), so that no request waits on an SMS gateway.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::Json;
 use chrono::Datelike;
 use gongji_core::person::mask_name;
-use gongji_core::states::{NotificationState, QuotaSide};
-use gongji_core::{text, AccountRef, AreaCode, IdNumber, Money};
-use gongji_engine::outbox::mask_phone;
+use gongji_core::states::QuotaSide;
+use gongji_core::{text, AreaCode, IdNumber, Money};
 use gongji_engine::quota::{self, QuotaGrant};
 use gongji_engine::relatives::{self, CODE_DIGITS, CODE_TRIES_MAX, CODE_VALID_SECS};
-use gongji_store::{Association, Notification, QuotaRecord, Store};
+use gongji_store::{Association, QuotaRecord, Store};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
-use crate::api::readable_person;
+use super::shared::{public_account_name, readable_person};
+use super::table::RouteTable;
 use crate::auth::Credentials;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiError, ApiResult, Problem};
-use crate::wire::PAGE_LEN_MAX;
-use crate::{AppState, RouteTable};
+use crate::state::AppState;
 
-/// Notifications listed when the caller gives no `limit`.
-const OUTBOX_PAGE_DEFAULT: usize = 100;
-
-impl<S: Store + 'static> RouteTable<S> {
-    /// The family models' routes (added by [`crate::route_table`]).
-    pub(crate) fn add_family_routes(self) -> RouteTable<S> {
-        use axum::http::Method;
-        self.add(Method::POST, "/api/v1/persons/{psn_no}/relative-transfers", request_relative_transfer::<S>)
-            .add(Method::POST, "/api/v1/persons/{psn_no}/relative-transfers/{request_id}/confirm", confirm_relative_transfer::<S>)
-            .add(Method::POST, "/api/v1/persons/{psn_no}/bindings", bind::<S>)
-            .add(Method::GET, "/api/v1/persons/{psn_no}/bindings", bindings::<S>)
-            .add(Method::POST, "/api/v1/persons/{psn_no}/bindings/{other}/unbind", unbind::<S>)
-            .add(Method::POST, "/api/v1/persons/{psn_no}/quotas", grant_quota::<S>)
-            .add(Method::GET, "/api/v1/persons/{psn_no}/quotas", quotas::<S>)
-            .add(Method::POST, "/api/v1/persons/{psn_no}/quotas/{uid}/end", end_quota::<S>)
-            .add(Method::POST, "/api/v1/persons/{psn_no}/premiums", pay_premium::<S>)
-            .add(Method::GET, "/api/v1/outbox", list_outbox::<S>)
-    }
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new()
+        .add(Method::POST, "/api/v1/persons/{psn_no}/relative-transfers", request_relative_transfer::<S>)
+        .add(Method::POST, "/api/v1/persons/{psn_no}/relative-transfers/{request_id}/confirm", confirm_relative_transfer::<S>)
+        .add(Method::POST, "/api/v1/persons/{psn_no}/bindings", bind::<S>)
+        .add(Method::GET, "/api/v1/persons/{psn_no}/bindings", bindings::<S>)
+        .add(Method::POST, "/api/v1/persons/{psn_no}/bindings/{other}/unbind", unbind::<S>)
+        .add(Method::POST, "/api/v1/persons/{psn_no}/quotas", grant_quota::<S>)
+        .add(Method::GET, "/api/v1/persons/{psn_no}/quotas", quotas::<S>)
+        .add(Method::POST, "/api/v1/persons/{psn_no}/quotas/{uid}/end", end_quota::<S>)
+        .add(Method::POST, "/api/v1/persons/{psn_no}/premiums", pay_premium::<S>)
 }
 
-/// This module's part of the OpenAPI document, merged into [`crate::openapi::ApiDoc`]'s.
+/// This module's part of the OpenAPI document ([`crate::openapi`]).
 #[derive(OpenApi)]
 #[openapi(
     paths(
@@ -74,7 +67,6 @@ impl<S: Store + 'static> RouteTable<S> {
         quotas,
         end_quota,
         pay_premium,
-        list_outbox,
     ),
     components(schemas(
         RelativeTransferRequest,
@@ -92,15 +84,10 @@ impl<S: Store + 'static> RouteTable<S> {
         QuotasView,
         PremiumRequest,
         PremiumPaidView,
-        NotificationView,
-        OutboxView,
     )),
-    tags(
-        (name = "family", description = "Relative transfer (§7, TR1-TR4), association (§8, S1-S2), near-relative quotas and premiums (§15, X1-X4)"),
-        (name = "outbox", description = "The notification outbox (TR3), for admins; sending is `gongji outbox drain`"),
-    )
+    tags((name = "family", description = "Relative transfer (§7, TR1-TR4), association (§8, S1-S2), near-relative quotas and premiums (§15, X1-X4)"))
 )]
-pub struct FamilyApiDoc;
+pub struct FamilyApi;
 
 // ---- requests ----
 
@@ -167,16 +154,6 @@ pub struct PremiumRequest {
     pub payer: Option<String>,
     /// The insured person's relation to the payer.
     pub relation: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OutboxQuery {
-    /// `pending`, `sending`, `sent`, `failed`, `unknown` or `void`; pending and failed when absent.
-    pub state: Option<String>,
-    /// Rows at most: 100 by default, 10000 at most.
-    pub limit: Option<usize>,
 }
 
 // ---- responses ----
@@ -305,27 +282,6 @@ pub struct PremiumPaidView {
     pub amount: String,
     /// `PSN.quota` or the payer's `PSN.his`.
     pub paid_from: String,
-}
-
-/// A text message of the outbox: never its text (it may hold a one-time code), the phone masked.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationView {
-    pub id: i64,
-    /// `transfer_code`, `transfer_done`.
-    pub kind: String,
-    pub psn_no: String,
-    pub to_masked: String,
-    pub state: String,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    pub reference: String,
-    pub created_at: String,
-    pub finished_at: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OutboxView {
-    pub items: Vec<NotificationView>,
 }
 
 // ---- handlers ----
@@ -580,49 +536,19 @@ pub async fn pay_premium<S: Store + 'static>(
             let year = body.year.unwrap_or(today.year());
             let payer = body.payer.as_deref().zip(body.relation.as_deref());
             let paid = engine.pay_premium(&caller.context(today), &psn_no, payer, amount, year)?;
-            Ok(PremiumPaidView { entry_id: paid.entry_id, insured: paid.insured, year, amount: paid.amount.to_string(), paid_from: account_name(&paid.from) })
+            Ok(PremiumPaidView {
+                entry_id: paid.entry_id,
+                insured: paid.insured,
+                year,
+                amount: paid.amount.to_string(),
+                paid_from: public_account_name(&paid.from),
+            })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// TR3: the outbox's messages for an admin: pending and failed by default, oldest first; the
-/// phone masked, never the text or the code. Sending is `gongji outbox drain`.
-#[utoipa::path(get, path = "/api/v1/outbox", tag = "outbox", params(OutboxQuery),
-    responses((status = 200, body = OutboxView), (status = "default", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn list_outbox<S: Store + 'static>(
-    State(state): State<AppState<S>>,
-    credentials: Credentials,
-    ApiQuery(query): ApiQuery<OutboxQuery>,
-) -> ApiResult<Json<OutboxView>> {
-    let states: Vec<NotificationState> = match query.state.as_deref() {
-        None => vec![NotificationState::Pending, NotificationState::Failed],
-        Some(text) => {
-            let all: Vec<&str> = NotificationState::ALL.iter().map(|s| s.as_str()).collect();
-            vec![NotificationState::parse(text).ok_or_else(|| ApiError::input(format!("state is one of {}, not {text:?}", all.join(", "))))?]
-        }
-    };
-    let limit = query.limit.unwrap_or(OUTBOX_PAGE_DEFAULT);
-    if limit == 0 || limit > PAGE_LEN_MAX {
-        return Err(ApiError::input(format!("limit is 1..={PAGE_LEN_MAX}")));
-    }
-    let view = state
-        .call(credentials, move |engine, caller, _| {
-            caller.require_admin()?;
-            let mut rows: Vec<Notification> = Vec::new();
-            for state in states {
-                rows.extend(engine.notifications(Some(state), limit)?);
-            }
-            rows.sort_by_key(|n| n.id);
-            rows.truncate(limit);
-            Ok(OutboxView { items: rows.iter().map(notification_view).collect() })
-        })
-        .await?;
-    Ok(Json(view))
-}
-
-// ---- roles and conversions ----
+// ---- conversions ----
 
 /// A relative's name as typed, trimmed, then by the one text rule (issue 12).
 fn parse_name(typed: &str, what: &str, rule: &'static str) -> ApiResult<String> {
@@ -635,13 +561,6 @@ fn parse_name(typed: &str, what: &str, rule: &'static str) -> ApiResult<String> 
 /// what could never be one (issue 12).
 fn parse_relation(typed: &str, rule: &'static str) -> ApiResult<()> {
     Ok(text::check_text("relation", rule, typed, text::RELATION_CHARS_MAX)?)
-}
-
-fn account_name(account: &AccountRef) -> String {
-    match account {
-        AccountRef::Person { psn_no, kind } => format!("{psn_no}.{kind}"),
-        AccountRef::System { .. } => account.key(),
-    }
 }
 
 /// A binding as seen by `psn_no` (Q1 and the bindings list).
@@ -680,21 +599,5 @@ pub fn quota_view(psn_no: &str, q: &QuotaRecord) -> QuotaView {
         since: q.business_date.to_string(),
         ended_at: q.ended_at.map(|t| t.to_rfc3339()),
         end_reason: q.end_reason.clone(),
-    }
-}
-
-fn notification_view(row: &Notification) -> NotificationView {
-    let n = &row.notification;
-    NotificationView {
-        id: row.id,
-        kind: n.kind.as_str().to_string(),
-        psn_no: n.psn_no.clone(),
-        to_masked: mask_phone(&n.recipient),
-        state: row.state.as_str().to_string(),
-        attempts: row.attempts,
-        last_error: row.last_error.clone(),
-        reference: n.reference.clone(),
-        created_at: n.created_at.to_rfc3339(),
-        finished_at: row.finished_at.map(|t| t.to_rfc3339()),
     }
 }

@@ -1,9 +1,10 @@
-//! The hospital (HIS) dialect (§16): the national medical-insurance platform's envelope on its
-//! usual path, so that a hospital system changes only the host. Served: `1101` person info
+//! The hospital dialect (FSI, §16): the national medical-insurance platform's envelope on its
+//! usual path, `/fsi/api/rsfComIfsService/callService` (the platform's FSI service), so that a
+//! hospital system changes only the host. Served: `1101` person info
 //! (with `balc`), `2206` pre-settlement, `2207` settlement, `2208` cancel.
 //!
 //! Every field is mapped to gongji's model in this one module; each mapping choice is
-//! commented where it is made. Field names follow open-source HIS integrations of the
+//! commented where it is made. Field names follow open-source hospital-system integrations of the
 //! published interface (C#, Java and SQL clients of 1101/2206/2207/2208: `setlinfo` with
 //! `setl_id`, `mdtrt_id`, `psn_no`, `medfee_sumamt`, `fund_pay_sumamt`, `hifp_pay`,
 //! `psn_part_amt`, `acct_pay`, `acct_mulaid_pay`, `psn_cash_pay`, `hosp_part_amt`, `balc`;
@@ -19,7 +20,7 @@
 //! requests keep their HTTP status (401, 403, 400, 413) so that proxies and logs see them.
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Local, NaiveDate};
@@ -31,21 +32,31 @@ use gongji_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 
+use super::table::RouteTable;
 use crate::auth::{Caller, Credentials, Role};
-use crate::batch::SettleQueue;
 use crate::extract::{parse_json, read_body};
 use crate::problem::ApiError;
-use crate::AppState;
+use crate::settle_queue::SettleQueue;
+use crate::state::AppState;
 
-pub const HIS_PATH: &str = "/fsi/api/rsfComIfsService/callService";
+pub const FSI_PATH: &str = "/fsi/api/rsfComIfsService/callService";
+
+pub fn routes<S: Store + 'static>() -> RouteTable<S> {
+    RouteTable::new().add(Method::POST, FSI_PATH, call_service::<S>)
+}
+
+/// This module's part of the OpenAPI document ([`crate::openapi`]).
+#[derive(OpenApi)]
+#[openapi(paths(call_service), components(schemas(FsiAnswer)), tags((name = "fsi", description = "The hospital dialect (FSI) of the national platform (§16)")))]
+pub struct FsiApi;
 
 /// The platform's request envelope. Fields gongji does not use (`recer_sys_code`, `dev_no`,
 /// `cainfo`, `signtype`, `infver`, `sign_no`, …) are accepted and ignored: the national
-/// interface adds fields between versions and HIS clients send them all.
+/// interface adds fields between versions and hospital systems send them all.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct HisEnvelope {
+pub struct FsiEnvelope {
     /// `1101`, `2206`, `2207` or `2208`.
     pub infno: String,
     pub msgid: Option<String>,
@@ -62,7 +73,7 @@ pub struct HisEnvelope {
 /// The platform's answer envelope. `gongji_code` and `gongji_rule` carry the stable SPEC §14
 /// code and rule of a refusal beside the platform's `err_msg`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HisAnswer {
+pub struct FsiAnswer {
     /// `0` success, `-1` failure.
     pub infcode: i32,
     pub err_msg: Option<String>,
@@ -77,16 +88,16 @@ pub struct HisAnswer {
 }
 
 /// One endpoint for every `infno`, answering in the platform's envelope.
-#[utoipa::path(post, path = "/fsi/api/rsfComIfsService/callService", tag = "his", request_body = HisEnvelope,
-    responses((status = 200, body = HisAnswer, description = "infcode 0, or -1 with err_msg for a refusal"),
-              (status = 400, body = HisAnswer), (status = 401, body = HisAnswer), (status = 403, body = HisAnswer)),
+#[utoipa::path(post, path = "/fsi/api/rsfComIfsService/callService", tag = "fsi", request_body = FsiEnvelope,
+    responses((status = 200, body = FsiAnswer, description = "infcode 0, or -1 with err_msg for a refusal"),
+              (status = 400, body = FsiAnswer), (status = 401, body = FsiAnswer), (status = 403, body = FsiAnswer)),
     security(("bearer" = [])))]
 pub async fn call_service<S: Store + 'static>(State(state): State<AppState<S>>, credentials: Credentials, request: Request) -> Response {
     let bytes = match read_body(request, &()).await {
         Ok(bytes) => bytes,
         Err(err) => return refusal(err, None),
     };
-    let envelope: HisEnvelope = match parse_json(&bytes) {
+    let envelope: FsiEnvelope = match parse_json(&bytes) {
         Ok(envelope) => envelope,
         Err(err) => return refusal(err, None),
     };
@@ -99,8 +110,8 @@ pub async fn call_service<S: Store + 'static>(State(state): State<AppState<S>>, 
     }
 }
 
-fn answer(infcode: i32, err: Option<&ApiError>, msgid: Option<String>, output: Value) -> HisAnswer {
-    HisAnswer {
+fn answer(infcode: i32, err: Option<&ApiError>, msgid: Option<String>, output: Value) -> FsiAnswer {
+    FsiAnswer {
         infcode,
         err_msg: err.map(|e| if e.rule.is_empty() { format!("{}: {}", e.code, e.detail) } else { format!("{} ({}): {}", e.code, e.rule, e.detail) }),
         gongji_code: err.map(|e| e.code.to_string()),
@@ -124,17 +135,18 @@ fn refusal(err: ApiError, msgid: Option<String>) -> Response {
     (status, Json(answer(-1, Some(&shown), msgid, json!({})))).into_response()
 }
 
-fn dispatch<S: Store>(engine: &Engine<S>, queue: &SettleQueue, caller: &Caller, today: NaiveDate, envelope: &HisEnvelope) -> Result<Value, ApiError> {
+fn dispatch<S: Store>(engine: &Engine<S>, queue: &SettleQueue, caller: &Caller, today: NaiveDate, envelope: &FsiEnvelope) -> Result<Value, ApiError> {
     let institution = envelope.fixmedins_code.as_deref().filter(|c| !c.trim().is_empty()).ok_or_else(|| ApiError::input("fixmedins_code is required"))?;
     // Mapping: fixmedins_code is gongji's institution code, an identifier (§9; issue 12).
     text::check_identifier("fixmedins_code", "§16", institution, text::IDENTIFIER_LEN_MAX)?;
     match caller.role() {
         Role::Institution | Role::Admin => caller.may_bill_for(institution)?,
+        // The words of this answer are older than the name FSI; answers keep their words.
         Role::Insured | Role::Operator => return Err(ApiError::forbidden("§12", "the HIS interface is for designated institutions")),
     }
     // Logged only now that the caller is authenticated and may bill for the institution, and
     // escaped (`?`): both fields are the client's text (issue 12 item 5).
-    tracing::info!(infno = ?envelope.infno, fixmedins_code = ?institution, "his call");
+    tracing::info!(infno = ?envelope.infno, fixmedins_code = ?institution, "fsi call");
     let input = envelope.input.as_deref().ok_or_else(|| ApiError::input("input is required"))?;
     match envelope.infno.as_str() {
         "1101" => person_info(engine, today, data(input)?),
@@ -155,8 +167,8 @@ fn data<T: for<'de> Deserialize<'de>>(input: &RawValue) -> Result<T, ApiError> {
 }
 
 /// An amount of the platform: a JSON number (`12.5`) or a string (`"12.50"`), read from its
-/// raw text so that no floating point touches it (P3). `""` and `null` mean "not given": HIS
-/// clients send empty strings for amounts they leave to the platform.
+/// raw text so that no floating point touches it (P3). `""` and `null` mean "not given":
+/// hospital systems send empty strings for amounts they leave to the platform.
 fn amount(raw: Option<&RawValue>, field: &str) -> Result<Option<Money>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let text = raw.get().trim();
@@ -215,9 +227,11 @@ fn person_info<S: Store>(engine: &Engine<S>, today: NaiveDate, data: PersonInfoD
         "baseinfo": {
             "psn_no": person.psn_no,
             "psn_cert_type": "01",
-            // Mapping: the HIS sent the number; it gets it back masked, never in full (§12).
+            // Mapping: the hospital system sent the number; it gets it back masked, never in
+            // full (§12).
             "certno": id_number.masked(),
-            // Mapping: the registered name, which the HIS prints on the settlement slip.
+            // Mapping: the registered name, which the hospital system prints on the settlement
+            // slip.
             "psn_name": person.name,
             "gend": match id_number.sex() { gongji_core::id_number::Sex::Male => "1", gongji_core::id_number::Sex::Female => "2" },
             "brdy": id_number.birth_date().to_string(),
@@ -270,7 +284,7 @@ struct SettleData {
     overlmt_selfpay: Option<Box<RawValue>>,
     preselfpay_amt: Option<Box<RawValue>>,
     inscp_scp_amt: Option<Box<RawValue>>,
-    /// The fee details of interface 2204, sent along when the HIS has them.
+    /// The fee details of interface 2204, sent along when the hospital system has them.
     feedetail: Option<Vec<FeeDetail>>,
 }
 
@@ -284,11 +298,12 @@ struct FeeDetail {
     chrgitm_lv: Option<String>,
 }
 
-/// Mapping: gongji's bill id is `mdtrt_id`, or `mdtrt_id-chrg_bchno` when the HIS settles a
-/// visit in several charge batches; it is returned as `setl_id` and cancelled by it (2208).
+/// Mapping: gongji's bill id is `mdtrt_id`, or `mdtrt_id-chrg_bchno` when the hospital system
+/// settles a visit in several charge batches; it is returned as `setl_id` and cancelled by it
+/// (2208).
 fn bill_id(data: &SettleData) -> String {
     match data.chrg_bchno.as_deref().map(str::trim).filter(|b| !b.is_empty() && *b != "0") {
-        Some(batch) => format!("{}-{batch}", data.mdtrt_id.trim()),
+        Some(charge_batch) => format!("{}-{charge_batch}", data.mdtrt_id.trim()),
         None => data.mdtrt_id.trim().to_string(),
     }
 }
@@ -384,7 +399,7 @@ fn settle<S: Store>(
     let commit = queue.is_some();
     // Mapping: acct_used_flag 0 asks the platform to settle without the personal account.
     // gongji exists to settle against the accounts (ST2), so it refuses rather than answer
-    // with a different payment than the HIS asked for; absent means 1.
+    // with a different payment than the hospital system asked for; absent means 1.
     if data.acct_used_flag.as_deref().map(str::trim) == Some("0") {
         return Err(ApiError::input("acct_used_flag 0 (no personal account) is settled by the platform, not by gongji"));
     }
@@ -392,8 +407,8 @@ fn settle<S: Store>(
     // an identifier by the one text rule (issue 12), named by its platform field.
     text::check_psn_no("psn_no", "§16", data.psn_no.trim())?;
     text::check_identifier("mdtrt_id", "§16", data.mdtrt_id.trim(), text::IDENTIFIER_LEN_MAX)?;
-    if let Some(batch) = data.chrg_bchno.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-        text::check_identifier("chrg_bchno", "§16", batch, text::IDENTIFIER_LEN_MAX)?;
+    if let Some(charge_batch) = data.chrg_bchno.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        text::check_identifier("chrg_bchno", "§16", charge_batch, text::IDENTIFIER_LEN_MAX)?;
     }
     let bill = Bill {
         institution: institution.to_string(),
