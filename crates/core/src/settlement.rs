@@ -427,9 +427,9 @@ pub fn visit_zh(visit: VisitType) -> &'static str {
         VisitType::Outpatient => "门诊",
         VisitType::Emergency => "急诊",
         VisitType::Inpatient => "住院",
-        VisitType::Pharmacy => "药店购药",
-        VisitType::Community => "社区门诊",
-        VisitType::Vaccination => "疫苗接种",
+        VisitType::Pharmacy => "定点药店购药",
+        VisitType::Community => "社区卫生服务",
+        VisitType::Vaccination => "预防接种",
     }
 }
 

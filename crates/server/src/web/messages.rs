@@ -128,18 +128,22 @@ pub fn visit_zh(visit: &str) -> &str {
     }
 }
 
-/// An explanation step of the engine (ST7) in the pages' words. The core writes its sentences
-/// with words of its own for three visit types (`gongji_core::settlement::visit_zh`: 药店购药,
-/// 社区门诊, 疫苗接种); a step about `visit` (the one explained) says the word of [`visit_zh`]
-/// instead, so that a page never names one visit type two ways. Nothing changes once the core
-/// uses the same words.
+/// An explanation step of the engine (ST7) in the pages' words. The core now writes the same
+/// words as [`visit_zh`]; explanations stored with settlements before it did say 药店购药,
+/// 社区门诊 or 疫苗接种, and a step about `visit` (the one explained) says the word of
+/// [`visit_zh`] instead, so that a page never names one visit type two ways.
 pub fn step_message_zh<'a>(message: &'a str, visit: &str) -> Cow<'a, str> {
-    let Some(visit_type) = VisitType::parse(visit) else { return Cow::Borrowed(message) };
-    let (core_word, page_word) = (core_visit_zh(visit_type), visit_zh(visit));
-    if core_word == page_word || message.contains(page_word) {
+    let legacy = match visit {
+        "pharmacy" => "药店购药",
+        "community" => "社区门诊",
+        "vaccination" => "疫苗接种",
+        _ => return Cow::Borrowed(message),
+    };
+    let page_word = visit_zh(visit);
+    if message.contains(page_word) || !message.contains(legacy) {
         Cow::Borrowed(message)
     } else {
-        Cow::Owned(message.replace(core_word, page_word))
+        Cow::Owned(message.replace(legacy, page_word))
     }
 }
 
@@ -214,10 +218,15 @@ mod tests {
         for visit in VisitType::ALL {
             let word = visit_zh(visit.as_str());
             assert!(VISITS.contains(&visit.as_str()) && word != visit.as_str(), "{visit} needs its word in web::messages");
-            // The core's sentence of a step skipped for the visit type (ST2), as the page shows it.
-            let core = format!("本人历年账户：按政策不能支付{}类就诊的自费费用", core_visit_zh(*visit));
-            assert_eq!(step_message_zh(&core, visit.as_str()), format!("本人历年账户：按政策不能支付{word}类就诊的自费费用"));
+            // The core says the pages' word; a step stored before it did reads in the pages' word.
+            assert_eq!(core_visit_zh(*visit), word, "{visit}: one word in core and on the pages");
+            let page = format!("本人历年账户：按政策不能支付{word}类就诊的自费费用");
+            assert_eq!(step_message_zh(&page, visit.as_str()), page);
         }
+        assert_eq!(
+            step_message_zh("本人历年账户：按政策不能支付药店购药类就诊的自费费用", "pharmacy"),
+            "本人历年账户：按政策不能支付定点药店购药类就诊的自费费用"
+        );
         assert_eq!(step_message_zh("个人现金支付 10.00 元", "pharmacy"), "个人现金支付 10.00 元");
     }
 
