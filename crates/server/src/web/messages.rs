@@ -6,9 +6,6 @@
 
 use std::borrow::Cow;
 
-use gongji_core::settlement::visit_zh as core_visit_zh;
-use gongji_core::VisitType;
-
 /// What a refusal with `code` means, in plain words. Unknown codes (added later by another
 /// family model) fall back to a general sentence; the page still shows the code and the
 /// engine's own detail.
@@ -210,7 +207,8 @@ pub fn job_state_zh(state: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gongji_core::ErrorCode;
+    use gongji_core::settlement::visit_zh as core_visit_zh;
+    use gongji_core::{ErrorCode, VisitType};
 
     #[test]
     fn every_visit_type_has_one_word_on_the_pages() {
