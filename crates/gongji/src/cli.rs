@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use gongji_engine::{Engine, Error};
 use gongji_store::Store;
 
@@ -21,10 +21,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Scenario(ScenarioCommand::Run { path, json }) => return scenario::run(path, *json, cli.postgres_url()?),
         Command::Policy(command) => return policy::run(command),
         Command::Bench(command) => return bench::run(command, cli.postgres_url()?),
-        // The HTTP service opens the SQLite file only; refuse rather than ignore a PostgreSQL URL.
-        Command::Serve(_) | Command::Token(_) if cli.postgres_url()?.is_some() => {
-            bail!("serve and token use the SQLite file (--database); the HTTP service does not run on PostgreSQL yet")
-        }
         Command::Serve(args) => return crate::serve_cli::serve(cli.backend()?, cli.date, args),
         Command::Token(command) => return crate::serve_cli::token(cli.backend()?, command),
         _ => {}
