@@ -81,6 +81,22 @@ fn not_after_today(job: &str, date: NaiveDate, today: NaiveDate) -> Result<()> {
     Ok(())
 }
 
+/// B1: whether the year-end of `year` finished for every area.
+fn year_end_completed(tx: &mut dyn Tx, year: i32) -> Result<bool> {
+    Ok(tx.job_mark(YEAR_END_COMPLETED, &year.to_string(), "")?.is_some())
+}
+
+/// B1: the first year whose year-end is not done, counting from the year of the store's first
+/// money and looking no further than `until`; `None` when the store holds no money.
+fn first_year_not_done(tx: &mut dyn Tx, until: i32) -> Result<Option<i32>> {
+    let Some(first) = tx.first_entry_date()? else { return Ok(None) };
+    let mut year = first.year().min(until);
+    while year < until && year_end_completed(tx, year)? {
+        year += 1;
+    }
+    Ok(Some(year))
+}
+
 impl<S: Store> Engine<S> {
     /// B1: whether the year-end of `year` may run on the business date `today`: only on
     /// `year`-12-31 or later, one year at a time and in order (the year before done first,
@@ -89,16 +105,10 @@ impl<S: Store> Engine<S> {
     pub fn year_end_due(&self, year: i32, today: NaiveDate) -> Result<()> {
         let last_day = NaiveDate::from_ymd_opt(year, 12, 31).ok_or_else(|| Error::domain(ErrorCode::InputInvalid, "B1", format!("no such year {year}")))?;
         self.store.read(|tx| {
-            let completed = |tx: &mut dyn Tx, y: i32| -> Result<bool> { Ok(tx.job_mark(YEAR_END_COMPLETED, &y.to_string(), "")?.is_some()) };
-            if completed(tx, year)? {
+            if year_end_completed(tx, year)? {
                 return Ok(());
             }
-            // The first year not done, counting from the year the store's money starts.
-            let first_money_year = tx.first_entry_date()?.map(|d| d.year());
-            let mut next = first_money_year.unwrap_or(year).min(year);
-            while next < year && completed(tx, next)? {
-                next += 1;
-            }
+            let next = first_year_not_done(tx, year)?.unwrap_or(year);
             let now = match NaiveDate::from_ymd_opt(next, 12, 31) {
                 Some(last) if last <= today => format!("the year-end that may run now is {next}'s"),
                 _ => format!("no year-end may run before {next}-12-31"),
@@ -124,13 +134,9 @@ impl<S: Store> Engine<S> {
     /// B1: the year whose year-end may run on `today`, if any: the first year not done since
     /// the store's money starts, when its last day has come. (The counter page offers it.)
     pub fn year_end_next(&self, today: NaiveDate) -> Result<Option<i32>> {
-        let first = self.store.read(|tx| Ok::<_, Error>(tx.first_entry_date()?))?;
-        let Some(first) = first else { return Ok(None) };
-        let mut year = first.year();
-        while self.store.read(|tx| Ok::<_, Error>(tx.job_mark(YEAR_END_COMPLETED, &year.to_string(), "")?.is_some()))? {
-            year += 1;
-        }
-        Ok(NaiveDate::from_ymd_opt(year, 12, 31).filter(|last| *last <= today).map(|_| year))
+        // A year after this one cannot be done yet, so the search ends there.
+        let next = self.store.read(|tx| first_year_not_done(tx, today.year() + 1))?;
+        Ok(next.filter(|year| NaiveDate::from_ymd_opt(*year, 12, 31).is_some_and(|last| last <= today)))
     }
 
     /// B2, B3: a preset run or a refund sync for `date` may not run before that day.
@@ -227,7 +233,7 @@ impl<S: Store> Engine<S> {
             )?;
         }
         self.store.write(|tx| {
-            if tx.job_mark(YEAR_END_COMPLETED, &period, "")?.is_none() {
+            if !year_end_completed(tx, year)? {
                 let outcome = format!("done: {} persons", done);
                 tx.insert_job_mark(&JobMark { job: YEAR_END_COMPLETED.into(), period: period.clone(), subject: String::new(), outcome, recorded_at: ctx.now })?;
             }
