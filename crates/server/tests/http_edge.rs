@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -35,21 +35,6 @@ fn slow_client(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect_timeout(&addr, GENEROUS).expect("connect");
     stream.write_all(b"GET /health HTTP/1.1\r\nHost: gongji\r\nX-Slow: still typ").expect("a partial header");
     stream
-}
-
-/// Waits until the server closes `stream` (end of file or reset), reading whatever it sends.
-/// Panics when the connection is still open after [`GENEROUS`].
-fn closed_by_server(stream: &mut TcpStream, what: &str) {
-    stream.set_read_timeout(Some(GENEROUS)).unwrap();
-    let mut buffer = [0u8; 1024];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => return,
-            Err(err) => panic!("{what}: the server did not close the connection ({err})"),
-        }
-    }
 }
 
 /// Waits until `condition` holds; panics with `what` after [`GENEROUS`].
@@ -89,9 +74,9 @@ fn issue12_item5_a_thousand_slow_clients_do_not_stop_the_service_and_are_closed_
     assert_eq!(health(addr), 200, "a normal request is answered beside {SLOW_CLIENTS} slow clients");
 
     for (i, stream) in slow.iter_mut().enumerate() {
-        closed_by_server(stream, &format!("slow client {i}"));
+        common::closed_by_server(stream, &format!("slow client {i}"), GENEROUS);
     }
-    closed_by_server(&mut silent, "a client that sent nothing");
+    common::closed_by_server(&mut silent, "a client that sent nothing", GENEROUS);
     let mut answer = Vec::new();
     idle.set_read_timeout(Some(GENEROUS)).unwrap();
     idle.read_to_end(&mut answer).expect("the idle kept-alive connection is closed after its answer");
@@ -131,7 +116,7 @@ fn issue12_item5_connections_beyond_the_cap_wait_for_a_free_slot() {
     assert_eq!(status, 200, "the request behind {} slow clients is answered", 5 * CAP);
     assert!(most <= CAP, "the server held {most} connections, more than its cap of {CAP}");
     for (i, stream) in slow.iter_mut().enumerate() {
-        closed_by_server(stream, &format!("slow client {i}"));
+        common::closed_by_server(stream, &format!("slow client {i}"), GENEROUS);
     }
     eventually("every slot is free again", || app.server.open_connections() == 0);
 }
@@ -153,8 +138,8 @@ fn issue12_item5_shutdown_is_not_held_up_by_a_client_that_never_finishes_its_hea
         Ok(result) => result.expect("the server stops cleanly"),
         Err(_) => panic!("shutdown is still waiting for the silent clients"),
     }
-    closed_by_server(&mut slow, "the slow client at shutdown");
-    closed_by_server(&mut silent, "the silent client at shutdown");
+    common::closed_by_server(&mut slow, "the slow client at shutdown", GENEROUS);
+    common::closed_by_server(&mut silent, "the silent client at shutdown", GENEROUS);
 }
 
 // issue 12 item 5: a client's x-request-id is used (and logged, and answered) only when it is

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -34,19 +34,6 @@ fn set_open_file_limit(limit: u64) {
     assert!(current.rlim_max == libc::RLIM_INFINITY || current.rlim_max >= limit, "this test needs a hard open-file limit of {limit} at least");
     let wanted = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: current.rlim_max };
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) }, 0, "{}", std::io::Error::last_os_error());
-}
-
-fn closed_by_server(stream: &mut TcpStream, what: &str) {
-    stream.set_read_timeout(Some(GENEROUS)).unwrap();
-    let mut buffer = [0u8; 1024];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => return,
-            Err(err) => panic!("{what}: the server did not close the connection ({err})"),
-        }
-    }
 }
 
 // issue 12 item 5: a thousand slow clients, an open-file limit too small for the server to
@@ -89,6 +76,6 @@ fn issue12_item5_slow_clients_cannot_use_up_the_file_descriptors() {
     assert_eq!(status, 200, "a normal request behind {SLOW_CLIENTS} slow clients is answered");
     assert!(most <= CAP, "the server held {most} connections, more than its cap of {CAP}");
     for (i, stream) in slow.iter_mut().enumerate() {
-        closed_by_server(stream, &format!("slow client {i}"));
+        common::closed_by_server(stream, &format!("slow client {i}"), GENEROUS);
     }
 }

@@ -118,3 +118,19 @@ fn spec(role: Role, area: Option<&str>, institution: Option<&str>, person: Optio
         name: format!("test-{}", role.as_str()),
     }
 }
+
+/// Waits until the server closes `stream` (end of file or reset), reading whatever it sends.
+/// Panics when the connection is still open after `within`.
+pub fn closed_by_server(stream: &mut std::net::TcpStream, what: &str, within: std::time::Duration) {
+    use std::io::{ErrorKind, Read};
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(err) if matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => return,
+            Err(err) => panic!("{what}: the server did not close the connection ({err})"),
+        }
+    }
+}
