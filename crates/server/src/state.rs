@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use chrono::{Local, NaiveDate};
-use gongji_engine::Engine;
+use gongji_engine::{Context, Engine};
 use gongji_store::Store;
 
 use crate::auth::{self, Caller, Credentials};
@@ -97,6 +98,24 @@ impl<S: Store + 'static> AppState<S> {
         })
         .await
         .map_err(|err| ApiError::internal(format!("engine task failed: {err}")))?
+    }
+
+    /// An operation that acts for the person `psn_no` and answers 204: authenticates, checks
+    /// that the caller may act for that person before anything is loaded (§12, N9:
+    /// `Caller::may_act_for`), then runs `act` with the caller's context.
+    pub async fn act_for<T>(
+        &self,
+        credentials: Credentials,
+        psn_no: String,
+        act: impl FnOnce(&Engine<S>, &Context, &str) -> gongji_engine::Result<T> + Send + 'static,
+    ) -> ApiResult<StatusCode> {
+        self.call(credentials, move |engine, caller, today| {
+            caller.may_act_for(&psn_no)?;
+            act(engine, &caller.context(today), &psn_no)?;
+            Ok(())
+        })
+        .await?;
+        Ok(StatusCode::NO_CONTENT)
     }
 
     /// Runs `work` on the blocking pool without authentication (health, the hospital dialect,

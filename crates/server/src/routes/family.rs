@@ -397,13 +397,7 @@ pub async fn unbind<S: Store + 'static>(
     ApiPath((psn_no, other)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     text::check_psn_no("other", "S1", &other)?;
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&psn_no)?;
-            Ok(engine.unbind(&caller.context(today), &psn_no, &other)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, psn_no, move |engine, ctx, psn_no| engine.unbind(ctx, psn_no, &other)).await
 }
 
 /// S1, Q1: the bindings in force in which the person is binder or relative.

@@ -84,13 +84,7 @@ pub async fn confirm_member<S: Store + 'static>(
     credentials: Credentials,
     ApiPath(psn_no): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&psn_no)?;
-            Ok(engine.confirm_member(&caller.context(today), &psn_no)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, psn_no, move |engine, ctx, psn_no| engine.confirm_member(ctx, psn_no)).await
 }
 
 /// N8: a member leaves by themselves; MUT money stays theirs (T3).
@@ -102,13 +96,7 @@ pub async fn leave_network<S: Store + 'static>(
     credentials: Credentials,
     ApiPath(psn_no): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&psn_no)?;
-            Ok(engine.leave(&caller.context(today), &psn_no)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, psn_no, move |engine, ctx, psn_no| engine.leave(ctx, psn_no)).await
 }
 
 /// N1, N4, N5: found a network; the promoter is first in the payment order (N6).
@@ -163,13 +151,7 @@ pub async fn remove_member<S: Store + 'static>(
     credentials: Credentials,
     ApiPath((promoter, member)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&promoter)?;
-            Ok(engine.remove_member(&caller.context(today), &promoter, &member)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, promoter, move |engine, ctx, promoter| engine.remove_member(ctx, promoter, &member)).await
 }
 
 /// N6: only the promoter sets the payment order, naming every member once.
@@ -182,13 +164,7 @@ pub async fn reorder<S: Store + 'static>(
     ApiPath(promoter): ApiPath<String>,
     ApiJson(request): ApiJson<ReorderRequest>,
 ) -> ApiResult<StatusCode> {
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&promoter)?;
-            Ok(engine.reorder(&caller.context(today), &promoter, &request.order)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, promoter, move |engine, ctx, promoter| engine.reorder(ctx, promoter, &request.order)).await
 }
 
 /// N7: the promoter dissolves the network; every member leaves.
@@ -200,11 +176,5 @@ pub async fn dissolve<S: Store + 'static>(
     credentials: Credentials,
     ApiPath(promoter): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&promoter)?;
-            Ok(engine.dissolve(&caller.context(today), &promoter)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, promoter, move |engine, ctx, promoter| engine.dissolve(ctx, promoter)).await
 }

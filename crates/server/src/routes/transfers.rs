@@ -88,11 +88,5 @@ pub async fn set_preset<S: Store + 'static>(
     ApiJson(request): ApiJson<PresetRequest>,
 ) -> ApiResult<StatusCode> {
     let amount = request.amount.as_deref().map(Money::parse_positive).transpose()?;
-    state
-        .call(credentials, move |engine, caller, today| {
-            caller.may_act_for(&psn_no)?;
-            Ok(engine.set_preset(&caller.context(today), &psn_no, amount)?)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    state.act_for(credentials, psn_no, move |engine, ctx, psn_no| engine.set_preset(ctx, psn_no, amount)).await
 }
