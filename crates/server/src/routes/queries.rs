@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::NaiveDate;
 use gongji_core::{AccountRef, AreaCode};
+use gongji_engine::Engine;
 use gongji_store::{MutMovement, NetworkEvent, StatementLine, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -185,15 +187,8 @@ pub async fn network_events<S: Store + 'static>(
     ApiPath(area): ApiPath<String>,
     ApiQuery(query): ApiQuery<AreaQuery>,
 ) -> ApiResult<Response> {
-    let (area, from, to, page) = area_query(&area, &query)?;
-    let (rows, total) = state
-        .call(credentials, move |engine, caller, _| {
-            caller.may_query_area(&area)?;
-            let events = engine.network_events(&area, from, to)?;
-            let total = events.len();
-            Ok((events.iter().skip(page.offset).take(page.limit).map(network_event).collect::<Vec<_>>(), total))
-        })
-        .await?;
+    let (rows, total, page) =
+        area_page(&state, credentials, &area, &query, |engine, area, from, to| engine.network_events(area, from, to), network_event).await?;
     let next_offset = page.next_offset(rows.len(), total);
     if page.csv {
         return csv_response(&NETWORK_EVENT_CSV_HEADER, rows.iter().map(network_event_row), next_offset);
@@ -211,15 +206,8 @@ pub async fn mut_movements<S: Store + 'static>(
     ApiPath(area): ApiPath<String>,
     ApiQuery(query): ApiQuery<AreaQuery>,
 ) -> ApiResult<Response> {
-    let (area, from, to, page) = area_query(&area, &query)?;
-    let (rows, total) = state
-        .call(credentials, move |engine, caller, _| {
-            caller.may_query_area(&area)?;
-            let movements = engine.mut_movements(&area, from, to)?;
-            let total = movements.len();
-            Ok((movements.iter().skip(page.offset).take(page.limit).map(mut_movement).collect::<Vec<_>>(), total))
-        })
-        .await?;
+    let (rows, total, page) =
+        area_page(&state, credentials, &area, &query, |engine, area, from, to| engine.mut_movements(area, from, to), mut_movement).await?;
     let next_offset = page.next_offset(rows.len(), total);
     if page.csv {
         return csv_response(&MUT_MOVEMENT_CSV_HEADER, rows.iter().map(mut_movement_row), next_offset);
@@ -268,7 +256,31 @@ impl Page {
     }
 }
 
-fn area_query(area: &str, query: &AreaQuery) -> ApiResult<(AreaCode, chrono::NaiveDate, chrono::NaiveDate, Page)> {
+/// What an area query loads: the rows of an area in a date range.
+type AreaRows<S, R> = fn(&Engine<S>, &AreaCode, NaiveDate, NaiveDate) -> gongji_engine::Result<Vec<R>>;
+
+/// Q3: one page of an area's rows, for a caller who may query that area (§12, checked before
+/// anything is loaded): the rows of the page as `view` shows them, how many in all, and the page.
+async fn area_page<S: Store + 'static, R: 'static, V: Send + 'static>(
+    state: &AppState<S>,
+    credentials: Credentials,
+    area: &str,
+    query: &AreaQuery,
+    load: AreaRows<S, R>,
+    view: fn(&R) -> V,
+) -> ApiResult<(Vec<V>, usize, Page)> {
+    let (area, from, to, page) = area_query(area, query)?;
+    let (rows, total) = state
+        .call(credentials, move |engine, caller, _| {
+            caller.may_query_area(&area)?;
+            let all = load(engine, &area, from, to)?;
+            Ok((all.iter().skip(page.offset).take(page.limit).map(view).collect::<Vec<_>>(), all.len()))
+        })
+        .await?;
+    Ok((rows, total, page))
+}
+
+fn area_query(area: &str, query: &AreaQuery) -> ApiResult<(AreaCode, NaiveDate, NaiveDate, Page)> {
     let area = AreaCode::parse(area)?;
     let from = parse_date(&query.from, "from")?;
     let to = parse_date(&query.to, "to")?;
